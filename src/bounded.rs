@@ -1,0 +1,89 @@
+//! A map with a fixed capacity that forgets its oldest entries first. The processor's memory
+//! across invocations (streams, counted invocations, learned timeouts) lives in these, so a
+//! long-lived warm container cannot grow without bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+/// A map that keeps at most `capacity` entries, evicting in insertion order.
+#[derive(Debug, Clone)]
+pub struct BoundedMap<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+    /// An empty map holding at most `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        BoundedMap { map: HashMap::new(), order: VecDeque::new(), capacity: capacity.max(1) }
+    }
+
+    /// The value for `key`.
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get(key)
+    }
+
+    /// The value for `key`, inserting `make()` first if absent.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        if !self.map.contains_key(&key) {
+            self.evict_for_one();
+            self.order.push_back(key.clone());
+        }
+        self.map.entry(key).or_insert_with(make)
+    }
+
+    /// Sets `key` to `value`.
+    pub fn insert(&mut self, key: K, value: V) {
+        if let Some(slot) = self.map.get_mut(&key) {
+            *slot = value;
+            return;
+        }
+        self.evict_for_one();
+        self.order.push_back(key.clone());
+        self.map.insert(key, value);
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn evict_for_one(&mut self) {
+        while self.map.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_entry_goes_first_when_full() {
+        let mut m = BoundedMap::new(2);
+        m.insert("a", 1);
+        m.insert("b", 2);
+        m.insert("a", 10);
+        m.insert("c", 3);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.get("a"), None);
+        assert_eq!(m.get("b"), Some(&2));
+        assert_eq!(m.get("c"), Some(&3));
+    }
+}

@@ -1,0 +1,440 @@
+//! The configuration: a TOML file (or the text of `WATCHDOG_CONFIG` in Lambda), every key
+//! optional. It is checked once at start: an unknown key, a bad regex or glob, or a value out of
+//! range is refused with a message that names the key.
+
+use std::path::Path;
+
+use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
+use regex::{Regex, RegexSet};
+use serde::Deserialize;
+
+use crate::metrics::{Metric, ProcessorMetric, Unit};
+
+/// Default cap on a batch's decoded size (32 MiB).
+pub const DEFAULT_MAX_DECODED_BYTES: usize = 32 << 20;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("could not read the config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML or has unknown keys or wrong types.
+    #[error("the config is not valid: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A key has a value the processor cannot use.
+    #[error("the config key `{key}` is not valid: {reason}")]
+    Invalid {
+        /// The key, e.g. `rule[1].pattern`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), reason: reason.into() }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    namespace: Option<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    max_decoded_bytes: Option<usize>,
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    function: Vec<RawFunction>,
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    timeout_seconds: Option<f64>,
+    near_timeout_ratio: Option<f64>,
+    short_run_seconds: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    #[serde(rename = "match")]
+    pattern: String,
+    timeout_seconds: Option<f64>,
+    near_timeout_ratio: Option<f64>,
+    short_run_seconds: Option<f64>,
+    #[serde(default)]
+    chunked: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    metric: String,
+    pattern: String,
+    functions: Option<Vec<String>>,
+    value: Option<String>,
+    unit: Option<String>,
+}
+
+/// The defaults that apply to every function no `[[function]]` entry overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Defaults {
+    /// The timeout assumed when neither the config nor the logs tell it (300 s).
+    pub timeout_seconds: f64,
+    /// Share of the timeout at or above which a finished invocation is a near-timeout (0.8).
+    pub near_timeout_ratio: f64,
+    /// Chunked workers' successful runs shorter than this are short runs (60 s).
+    pub short_run_seconds: f64,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults { timeout_seconds: 300.0, near_timeout_ratio: 0.8, short_run_seconds: 60.0 }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FunctionEntry {
+    matcher: GlobMatcher,
+    timeout_seconds: Option<f64>,
+    near_timeout_ratio: Option<f64>,
+    short_run_seconds: Option<f64>,
+    chunked: bool,
+}
+
+/// A custom per-invocation counter, like a metric filter but counted once per invocation.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The metric name.
+    pub metric: String,
+    /// The line pattern.
+    pub pattern: Regex,
+    functions: Option<GlobSet>,
+    /// A regex whose first capture group's number becomes the metric value.
+    pub value: Option<Regex>,
+    /// The EMF unit (Count unless given).
+    pub unit: &'static str,
+}
+
+impl Rule {
+    /// The number this line gives the rule, if it has a value pattern that captures one.
+    pub fn value_of(&self, line: &str) -> Option<f64> {
+        let captures = self.value.as_ref()?.captures(line)?;
+        captures.get(1)?.as_str().parse().ok()
+    }
+}
+
+/// What the processor knows about one function from the config.
+#[derive(Debug, Clone)]
+pub struct FunctionSettings {
+    /// The configured timeout, if any.
+    pub timeout_seconds: Option<f64>,
+    /// Near-timeout share.
+    pub near_timeout_ratio: f64,
+    /// Short-run threshold, seconds.
+    pub short_run_seconds: f64,
+    /// Whether the function is a chunked worker (short runs and chunk advice apply).
+    pub chunked: bool,
+    /// Indexes into [`Config::rules`] of the rules that apply to this function.
+    pub rules: Vec<usize>,
+    /// The patterns of those rules, for one pass per line.
+    pub rule_set: Option<RegexSet>,
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// CloudWatch namespace of the metrics.
+    pub namespace: String,
+    /// The raw exclude globs, as written.
+    pub exclude_patterns: Vec<String>,
+    exclude: GlobSet,
+    /// Cap on a batch's decoded size, bytes.
+    pub max_decoded_bytes: usize,
+    /// The defaults.
+    pub defaults: Defaults,
+    functions: Vec<FunctionEntry>,
+    /// Custom rules, in config order.
+    pub rules: Vec<Rule>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_toml_str("").expect("the empty config is valid")
+    }
+}
+
+impl Config {
+    /// Reads and checks a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Config::from_toml_str(&text)
+    }
+
+    /// Checks TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)?;
+        Config::check(raw)
+    }
+
+    fn check(raw: RawConfig) -> Result<Config, ConfigError> {
+        let namespace = raw.namespace.unwrap_or_else(|| "LambdaWatchdog".to_string());
+        if namespace.is_empty() || namespace.len() > 255 {
+            return Err(invalid("namespace", "must be 1 to 255 characters"));
+        }
+        if namespace.starts_with("AWS/") {
+            return Err(invalid("namespace", "namespaces starting with AWS/ are reserved for AWS"));
+        }
+        if !namespace.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c)) {
+            return Err(invalid("namespace", "may hold only letters, digits and . - _ / # :"));
+        }
+
+        let exclude = glob_set(&raw.exclude, "exclude")?;
+        let max_decoded_bytes = raw.max_decoded_bytes.unwrap_or(DEFAULT_MAX_DECODED_BYTES);
+        if max_decoded_bytes < 1024 {
+            return Err(invalid("max_decoded_bytes", "must be at least 1024 bytes"));
+        }
+
+        let mut defaults = Defaults::default();
+        if let Some(t) = raw.defaults.timeout_seconds {
+            defaults.timeout_seconds = check_timeout("defaults.timeout_seconds", t)?;
+        }
+        if let Some(r) = raw.defaults.near_timeout_ratio {
+            defaults.near_timeout_ratio = check_ratio("defaults.near_timeout_ratio", r)?;
+        }
+        if let Some(s) = raw.defaults.short_run_seconds {
+            defaults.short_run_seconds = check_seconds("defaults.short_run_seconds", s)?;
+        }
+
+        let mut functions = Vec::with_capacity(raw.function.len());
+        for (i, f) in raw.function.into_iter().enumerate() {
+            let key = |k: &str| format!("function[{i}].{k}");
+            functions.push(FunctionEntry {
+                matcher: glob(&f.pattern, &key("match"))?.compile_matcher(),
+                timeout_seconds: f.timeout_seconds.map(|t| check_timeout(&key("timeout_seconds"), t)).transpose()?,
+                near_timeout_ratio: f
+                    .near_timeout_ratio
+                    .map(|r| check_ratio(&key("near_timeout_ratio"), r))
+                    .transpose()?,
+                short_run_seconds: f
+                    .short_run_seconds
+                    .map(|s| check_seconds(&key("short_run_seconds"), s))
+                    .transpose()?,
+                chunked: f.chunked,
+            });
+        }
+
+        let mut rules: Vec<Rule> = Vec::with_capacity(raw.rule.len());
+        for (i, r) in raw.rule.into_iter().enumerate() {
+            let key = |k: &str| format!("rule[{i}].{k}");
+            check_metric_name(&key("metric"), &r.metric)?;
+            if rules.iter().any(|other| other.metric == r.metric) {
+                return Err(invalid(key("metric"), format!("`{}` is used by an earlier rule", r.metric)));
+            }
+            let pattern = Regex::new(&r.pattern).map_err(|e| invalid(key("pattern"), e.to_string()))?;
+            let value = match r.value {
+                Some(v) => {
+                    let re = Regex::new(&v).map_err(|e| invalid(key("value"), e.to_string()))?;
+                    if re.captures_len() < 2 {
+                        return Err(invalid(key("value"), "needs a capture group around the number, e.g. `chunk_size=(\\d+)`"));
+                    }
+                    Some(re)
+                }
+                None => None,
+            };
+            let unit = match r.unit {
+                Some(u) => Unit::EMF_NAMES
+                    .iter()
+                    .find(|name| **name == u)
+                    .copied()
+                    .ok_or_else(|| invalid(key("unit"), format!("`{u}` is not a CloudWatch unit (Count, Milliseconds, Bytes, Percent, ...)")))?,
+                None => Unit::Count.name(),
+            };
+            let functions = r.functions.map(|globs| glob_set(&globs, &key("functions"))).transpose()?;
+            rules.push(Rule { metric: r.metric, pattern, functions, value, unit });
+        }
+
+        Ok(Config {
+            namespace,
+            exclude_patterns: raw.exclude,
+            exclude,
+            max_decoded_bytes,
+            defaults,
+            functions,
+            rules,
+        })
+    }
+
+    /// Whether a log group is excluded by the `exclude` globs.
+    pub fn is_excluded(&self, log_group: &str) -> bool {
+        self.exclude.is_match(log_group)
+    }
+
+    /// What the config says about a function: the first matching `[[function]]` over the defaults,
+    /// and the rules that apply to it.
+    pub fn settings_for(&self, function: &str) -> FunctionSettings {
+        let entry = self.functions.iter().find(|f| f.matcher.is_match(function));
+        let rules: Vec<usize> = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.functions.as_ref().is_none_or(|set| set.is_match(function)))
+            .map(|(i, _)| i)
+            .collect();
+        let rule_set = if rules.is_empty() {
+            None
+        } else {
+            // Every pattern compiled alone above, so the set compiles too.
+            RegexSet::new(rules.iter().map(|&i| self.rules[i].pattern.as_str())).ok()
+        };
+        FunctionSettings {
+            timeout_seconds: entry.and_then(|e| e.timeout_seconds),
+            near_timeout_ratio: entry.and_then(|e| e.near_timeout_ratio).unwrap_or(self.defaults.near_timeout_ratio),
+            short_run_seconds: entry.and_then(|e| e.short_run_seconds).unwrap_or(self.defaults.short_run_seconds),
+            chunked: entry.is_some_and(|e| e.chunked),
+            rules,
+            rule_set,
+        }
+    }
+}
+
+fn glob(pattern: &str, key: &str) -> Result<Glob, ConfigError> {
+    Glob::new(pattern).map_err(|e| invalid(key, e.to_string()))
+}
+
+fn glob_set(patterns: &[String], key: &str) -> Result<GlobSet, ConfigError> {
+    let mut builder = GlobSetBuilder::new();
+    for (i, p) in patterns.iter().enumerate() {
+        builder.add(glob(p, &format!("{key}[{i}]"))?);
+    }
+    builder.build().map_err(|e| invalid(key, e.to_string()))
+}
+
+fn check_timeout(key: &str, t: f64) -> Result<f64, ConfigError> {
+    // Lambda's own limit is 900 s; a larger value is a typo (milliseconds?).
+    if !(t > 0.0 && t <= 900.0) {
+        return Err(invalid(key, format!("must be more than 0 and at most 900 seconds (Lambda's limit), got {t}")));
+    }
+    Ok(t)
+}
+
+fn check_ratio(key: &str, r: f64) -> Result<f64, ConfigError> {
+    if !(r > 0.0 && r <= 1.0) {
+        return Err(invalid(key, format!("must be more than 0 and at most 1, got {r}")));
+    }
+    Ok(r)
+}
+
+fn check_seconds(key: &str, s: f64) -> Result<f64, ConfigError> {
+    if !(s >= 0.0 && s <= 900.0) {
+        return Err(invalid(key, format!("must be between 0 and 900 seconds, got {s}")));
+    }
+    Ok(s)
+}
+
+fn check_metric_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.len() > 255 || !name.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(key, "must be 1 to 255 printable ASCII characters without spaces"));
+    }
+    let builtin = Metric::COUNTS.iter().chain(Metric::VALUES.iter()).any(|m| m.name() == name)
+        || ProcessorMetric::ALL.iter().any(|m| m.name() == name);
+    if builtin || name == "FunctionName" || name == "Processor" {
+        return Err(invalid(key, format!("`{name}` is a built-in name")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_empty_config_gives_the_documented_defaults() {
+        let config = Config::from_toml_str("").unwrap();
+        assert_eq!(config.namespace, "LambdaWatchdog");
+        assert_eq!(config.defaults, Defaults { timeout_seconds: 300.0, near_timeout_ratio: 0.8, short_run_seconds: 60.0 });
+        assert_eq!(config.max_decoded_bytes, 32 << 20);
+        let s = config.settings_for("anything");
+        assert_eq!(s.timeout_seconds, None);
+        assert!(!s.chunked);
+        assert!(s.rule_set.is_none());
+    }
+
+    #[test]
+    fn the_shipped_sample_config_is_valid() {
+        let text = include_str!("../watchdog.toml");
+        let config = Config::from_toml_str(text).unwrap();
+        assert!(config.is_excluded("/aws/lambda/lambda-watchdog"));
+        assert!(!config.is_excluded("/aws/lambda/uploader"));
+        let scraper = config.settings_for("scraper-worker");
+        assert_eq!(scraper.timeout_seconds, Some(300.0));
+        assert!(scraper.chunked);
+        assert_eq!(scraper.rules.len(), 2);
+        assert_eq!(config.settings_for("uploader").rules.len(), 1);
+    }
+
+    #[test]
+    fn the_first_matching_function_entry_wins() {
+        let config = Config::from_toml_str(
+            r#"
+            [[function]]
+            match = "scraper-worker"
+            timeout_seconds = 120
+            [[function]]
+            match = "scraper-*"
+            timeout_seconds = 300
+            chunked = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.settings_for("scraper-worker").timeout_seconds, Some(120.0));
+        assert!(!config.settings_for("scraper-worker").chunked);
+        assert_eq!(config.settings_for("scraper-pages").timeout_seconds, Some(300.0));
+        assert_eq!(config.settings_for("uploader").timeout_seconds, None);
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_the_key_named() {
+        let cases = [
+            ("namespce = \"x\"", "namespce"),
+            ("[defaults]\nnear_timeout_ratio = 1.5", "defaults.near_timeout_ratio"),
+            ("[defaults]\ntimeout_seconds = 300000", "defaults.timeout_seconds"),
+            ("[[function]]\nmatch = \"a[\"", "function[0].match"),
+            ("[[function]]\nmatch = \"a\"\ntimeout = 3", "timeout"),
+            ("[[rule]]\nmetric = \"X\"\npattern = \"(unclosed\"", "rule[0].pattern"),
+            ("[[rule]]\nmetric = \"X\"\npattern = \"a\"\nvalue = \"\\\\d+\"", "rule[0].value"),
+            ("[[rule]]\nmetric = \"Timeouts\"\npattern = \"a\"", "rule[0].metric"),
+            ("[[rule]]\nmetric = \"X\"\npattern = \"a\"\nunit = \"Parsecs\"", "rule[0].unit"),
+            ("[[rule]]\nmetric = \"X\"\npattern = \"a\"\n[[rule]]\nmetric = \"X\"\npattern = \"b\"", "rule[1].metric"),
+            ("exclude = [\"{a\"]", "exclude[0]"),
+            ("namespace = \"AWS/Lambda\"", "namespace"),
+            ("max_decoded_bytes = 10", "max_decoded_bytes"),
+        ];
+        for (text, key) in cases {
+            let err = Config::from_toml_str(text).unwrap_err().to_string();
+            assert!(err.contains(key), "config {text:?} gave {err:?}, which does not name {key}");
+        }
+    }
+
+    #[test]
+    fn a_value_rule_reads_the_captured_number() {
+        let config = Config::from_toml_str(
+            "[[rule]]\nmetric = \"ChunkSize\"\npattern = \"chunk_size=\"\nvalue = \"chunk_size=(\\\\d+)\"",
+        )
+        .unwrap();
+        assert_eq!(config.rules[0].value_of("processed chunk_size=50 items"), Some(50.0));
+        assert_eq!(config.rules[0].value_of("no number here"), None);
+    }
+}

@@ -1,0 +1,215 @@
+//! Stage 1: from a Lambda event to decoded batches.
+//!
+//! The event is a direct subscription delivery (`{"awslogs":{"data":…}}`), a Kinesis event whose
+//! records carry the same gzip JSON, or an already decoded `DATA_MESSAGE` (saved by hand).
+//! Decoding is done here rather than in `aws_lambda_events`' serde so that a bad or oversized
+//! payload becomes a counted, logged skip instead of a runtime failure before the handler.
+
+use std::io::Read;
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use flate2::read::MultiGzDecoder;
+use serde_json::Value;
+
+use crate::wire::DataMessage;
+
+/// Padded base64 as AWS writes it; unpadded input is accepted too, since some tools strip it.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Why a batch could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The payload is not base64.
+    #[error("could not base64-decode the batch: {0}")]
+    Base64(#[from] base64::DecodeError),
+    /// The payload is not gzip, or the gzip stream is broken.
+    #[error("could not gunzip the batch: {0}")]
+    Gzip(#[source] std::io::Error),
+    /// The gzip stream inflates past the configured cap.
+    #[error("the batch inflates past the {cap}-byte cap on decoded size (a gzip bomb or a misconfigured sender)")]
+    TooLarge {
+        /// The cap, bytes.
+        cap: usize,
+    },
+    /// The decoded bytes are not a subscription message.
+    #[error("the decoded batch is not a CloudWatch Logs subscription message: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A Kinesis record is not shaped like one.
+    #[error("a Kinesis record could not be read: {0}")]
+    KinesisRecord(String),
+}
+
+impl DecodeError {
+    /// A short label for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::Base64(_) => "base64",
+            DecodeError::Gzip(_) => "gzip",
+            DecodeError::TooLarge { .. } => "too_large",
+            DecodeError::Json(_) => "json",
+            DecodeError::KinesisRecord(_) => "kinesis_record",
+        }
+    }
+}
+
+/// The shapes of event the processor accepts.
+#[derive(Debug)]
+pub enum Envelope<'a> {
+    /// A direct CloudWatch Logs subscription delivery: the base64 `awslogs.data`.
+    Direct(&'a str),
+    /// A Kinesis event: one entry per record, its base64 `data` (or why it is unreadable).
+    Kinesis(Vec<KinesisItem<'a>>),
+    /// An already decoded subscription message.
+    Decoded(&'a Value),
+    /// Anything else (with a short description of what it looked like).
+    Unknown(&'static str),
+}
+
+/// One Kinesis record: its id (for partial batch responses) and its base64 data.
+#[derive(Debug)]
+pub struct KinesisItem<'a> {
+    /// The record's sequence number, if present.
+    pub sequence_number: Option<&'a str>,
+    /// The base64 data, or why the record is unreadable.
+    pub data: Result<&'a str, DecodeError>,
+}
+
+impl<'a> Envelope<'a> {
+    /// Tells the shape of an event apart.
+    pub fn detect(event: &'a Value) -> Envelope<'a> {
+        if let Some(awslogs) = event.get("awslogs") {
+            return match awslogs.get("data").and_then(Value::as_str) {
+                Some(data) => Envelope::Direct(data),
+                None => Envelope::Unknown("an awslogs object without a data string"),
+            };
+        }
+        if let Some(records) = event.get("Records").and_then(Value::as_array) {
+            let kinesis = records
+                .iter()
+                .any(|r| r.get("kinesis").is_some() || r.get("eventSource").and_then(Value::as_str) == Some("aws:kinesis"));
+            if !kinesis {
+                return Envelope::Unknown("a Records event that is not from Kinesis");
+            }
+            return Envelope::Kinesis(records.iter().map(KinesisItem::from_record).collect());
+        }
+        if event.get("messageType").is_some() && event.get("logEvents").is_some() {
+            return Envelope::Decoded(event);
+        }
+        Envelope::Unknown("neither a CloudWatch Logs subscription event nor a Kinesis event")
+    }
+}
+
+impl<'a> KinesisItem<'a> {
+    fn from_record(record: &'a Value) -> KinesisItem<'a> {
+        let kinesis = record.get("kinesis");
+        let sequence_number = kinesis.and_then(|k| k.get("sequenceNumber")).and_then(Value::as_str);
+        let data = match kinesis.and_then(|k| k.get("data")) {
+            Some(Value::String(data)) => Ok(data.as_str()),
+            Some(_) => Err(DecodeError::KinesisRecord("its data is not a string".into())),
+            None => Err(DecodeError::KinesisRecord("it has no kinesis.data".into())),
+        };
+        KinesisItem { sequence_number, data }
+    }
+}
+
+/// Base64-decodes and gunzips a payload, refusing to inflate past `cap` bytes.
+pub fn decode_payload(data: &str, cap: usize) -> Result<Vec<u8>, DecodeError> {
+    let compressed = BASE64.decode(data.trim())?;
+    gunzip_capped(&compressed, cap)
+}
+
+/// Gunzips (all members) into at most `cap` bytes.
+pub fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(8).min(cap).min(64 << 20));
+    MultiGzDecoder::new(compressed)
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(DecodeError::Gzip)?;
+    if out.len() > cap {
+        return Err(DecodeError::TooLarge { cap });
+    }
+    Ok(out)
+}
+
+/// Parses decoded bytes as a subscription message. Strings borrow from `bytes` where they can.
+pub fn parse_message(bytes: &[u8]) -> Result<DataMessage<'_>, DecodeError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::encode_batch;
+
+    #[test]
+    fn a_direct_event_round_trips_through_base64_and_gzip() {
+        let json = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/x","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"1","timestamp":5,"message":"hello"}]}"#;
+        let data = encode_batch(json.as_bytes());
+        let bytes = decode_payload(&data, 1 << 20).unwrap();
+        let message = parse_message(&bytes).unwrap();
+        assert_eq!(message.log_group, "/aws/lambda/x");
+        assert_eq!(message.log_events[0].message, "hello");
+    }
+
+    #[test]
+    fn unknown_fields_such_as_policy_level_are_ignored() {
+        let json = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","policyLevel":"ACCOUNT_LEVEL_POLICY","subscriptionFilters":[],"logEvents":[],"somethingNew":{"a":1}}"#;
+        let message = parse_message(json.as_bytes()).unwrap();
+        assert_eq!(message.log_group, "g");
+    }
+
+    #[test]
+    fn unpadded_base64_is_accepted() {
+        let data = encode_batch(b"{}");
+        let unpadded = data.trim_end_matches('=');
+        assert_eq!(decode_payload(unpadded, 1024).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn decode_failures_are_told_apart() {
+        let cases: [(&str, &str); 3] = [
+            ("not base64 !!", "base64"),
+            ("aGVsbG8gd29ybGQ=", "gzip"),
+            (&encode_batch(b"[1,2"), "json"),
+        ];
+        for (data, kind) in cases {
+            let err = decode_payload(data, 1024).and_then(|b| parse_message(&b).map(|_| ())).unwrap_err();
+            assert_eq!(err.kind(), kind, "{data}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_cap() {
+        let zeros = vec![0u8; 8 << 20];
+        let data = encode_batch(&zeros);
+        assert!(data.len() < 64 << 10, "the bomb should be small on the wire");
+        let err = decode_payload(&data, 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::TooLarge { cap } if cap == 1 << 20));
+        assert_eq!(decode_payload(&data, 8 << 20).unwrap().len(), 8 << 20);
+    }
+
+    #[test]
+    fn shapes_are_detected() {
+        let direct = serde_json::json!({"awslogs": {"data": "abc"}});
+        assert!(matches!(Envelope::detect(&direct), Envelope::Direct("abc")));
+        let kinesis = serde_json::json!({"Records": [{"eventSource": "aws:kinesis", "kinesis": {"data": "abc", "sequenceNumber": "7"}}, {"eventSource": "aws:kinesis", "kinesis": {}}]});
+        match Envelope::detect(&kinesis) {
+            Envelope::Kinesis(items) => {
+                assert_eq!(items.len(), 2);
+                assert_eq!(items[0].sequence_number, Some("7"));
+                assert!(matches!(items[0].data, Ok("abc")));
+                assert!(items[1].data.is_err());
+            }
+            other => panic!("{other:?}"),
+        }
+        let sqs = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "body": "x"}]});
+        assert!(matches!(Envelope::detect(&sqs), Envelope::Unknown(_)));
+        let decoded = serde_json::json!({"messageType": "DATA_MESSAGE", "logEvents": []});
+        assert!(matches!(Envelope::detect(&decoded), Envelope::Decoded(_)));
+        assert!(matches!(Envelope::detect(&serde_json::json!(42)), Envelope::Unknown(_)));
+    }
+}

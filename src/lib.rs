@@ -1,0 +1,22 @@
+//! lambda-watchdog: watches a fleet of AWS Lambda functions through their CloudWatch Logs.
+//!
+//! A batch flows through the modules in this order: [`decode`] (base64, gzip, JSON; direct or
+//! through Kinesis) → [`parse`] (what each line says) and [`signals`] (what its text mentions) →
+//! [`processor`] (which invocation it belongs to, what happened to that invocation, counted
+//! once) → [`emf`] (CloudWatch Embedded Metric Format documents). [`summary`] turns the same
+//! records into the replay CLI's report.
+#![warn(missing_docs)]
+
+pub mod bounded;
+pub mod config;
+pub mod decode;
+pub mod emf;
+pub mod metrics;
+pub mod parse;
+pub mod processor;
+pub mod signals;
+pub mod testing;
+pub mod wire;
+
+pub use config::Config;
+pub use processor::{Clock, Outcome, Processor};

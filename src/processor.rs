@@ -1,0 +1,779 @@
+//! Stages 3 and 4: ties every line to its invocation, classifies each invocation, counts each
+//! class once per invocation, and aggregates per function and minute of the logs' own time.
+//!
+//! The processor is stateful the way a warm Lambda container is: it remembers which invocation
+//! is running in each log stream (lines without a request id belong to it), which classes it
+//! already counted for each request id (so duplicates and split invocations count once), and
+//! each function's timeout as learned from its own timeouts. All of it is bounded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use crate::bounded::BoundedMap;
+use crate::config::{Config, FunctionSettings};
+use crate::decode::{DecodeError, Envelope, decode_payload, parse_message};
+use crate::emf::{self, Entry, EntryValue, Target};
+use crate::metrics::{Metric, ProcessorMetric, Unit};
+use crate::parse::{AppLine, Line, Report, Status, parse};
+use crate::signals::Signal;
+use crate::wire::DataMessage;
+
+const MAX_STREAMS: usize = 20_000;
+const MAX_COUNTED: usize = 200_000;
+const MAX_FUNCTIONS: usize = 10_000;
+const MAX_EVIDENCE_PER_INVOCATION: usize = 3;
+const EVIDENCE_CONTEXT_LINES: usize = 2;
+/// Longest line kept as evidence, bytes; the rest is cut at a character boundary.
+pub const MAX_EVIDENCE_LINE_BYTES: usize = 1_000;
+
+/// Where "now" comes from when checking that timestamps are within EMF's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock (in Lambda).
+    Wall,
+    /// A fixed instant, epoch ms (tests).
+    Fixed(i64),
+    /// As if each batch were processed live, just after its newest event (replays of old logs).
+    FollowLogs,
+}
+
+impl Clock {
+    fn now_ms(self, newest_event_ms: Option<i64>) -> i64 {
+        match self {
+            Clock::Fixed(ms) => ms,
+            Clock::FollowLogs => newest_event_ms.unwrap_or_else(wall_ms),
+            Clock::Wall => wall_ms(),
+        }
+    }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Where a function's timeout came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeoutSource {
+    /// The config names it.
+    Config,
+    /// Learned from the function's own timeout in the logs.
+    Learned,
+    /// `defaults.timeout_seconds`.
+    Default,
+}
+
+/// A function's timeout and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Timeout {
+    /// Seconds.
+    pub seconds: f64,
+    /// Its source.
+    pub source: TimeoutSource,
+}
+
+/// The set of per-invocation counters counted for an invocation (bit i is `Metric::COUNTS[i]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counted(u16);
+
+impl Counted {
+    /// Whether `metric` is in the set.
+    pub fn has(self, metric: Metric) -> bool {
+        metric.count_index().is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    fn set(&mut self, metric: Metric) {
+        if let Some(i) = metric.count_index() {
+            self.0 |= 1 << i;
+        }
+    }
+
+    /// The counters in the set, in document order.
+    pub fn metrics(self) -> impl Iterator<Item = Metric> {
+        Metric::COUNTS.into_iter().filter(move |m| self.has(*m))
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// A log line kept as evidence of what happened, with the lines around it in its stream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Evidence {
+    /// When it was logged, epoch ms.
+    pub timestamp_ms: i64,
+    /// The line, cut to [`MAX_EVIDENCE_LINE_BYTES`].
+    pub line: String,
+    /// Up to two lines before it in the same batch.
+    pub before: Vec<String>,
+    /// Up to two lines after it in the same batch.
+    pub after: Vec<String>,
+}
+
+/// What a batch newly established about one invocation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InvocationRecord {
+    /// The function (from the log group).
+    pub function: String,
+    /// The log group.
+    pub log_group: String,
+    /// The log stream (execution environment).
+    pub log_stream: String,
+    /// The request id; lines before any START in a stream go to `init:<stream>`.
+    pub request_id: String,
+    /// The time the counts are filed under: the REPORT's, or the first evidence's.
+    pub timestamp_ms: i64,
+    /// The counters newly counted for it.
+    #[serde(serialize_with = "serialize_counted")]
+    pub counted: Counted,
+    /// Its duration, when its report arrived in this batch.
+    pub duration_ms: Option<f64>,
+    /// Its init duration, if a cold start.
+    pub init_duration_ms: Option<f64>,
+    /// Its memory size, MB.
+    pub memory_size_mb: Option<f64>,
+    /// Its peak memory, MB.
+    pub max_memory_used_mb: Option<f64>,
+    /// The function's timeout as known when the invocation was classified.
+    pub timeout: Timeout,
+    /// The chunk size it logged, if any.
+    pub chunk_size: Option<f64>,
+    /// The error type Lambda reported, if any.
+    pub error_type: Option<String>,
+    /// Custom rules newly counted: (metric, value).
+    pub rules: Vec<(String, Option<f64>)>,
+    /// Lines that show what went wrong.
+    pub evidence: Vec<Evidence>,
+}
+
+fn serialize_counted<S: serde::Serializer>(c: &Counted, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(c.metrics().map(Metric::name))
+}
+
+/// Counters about the processor itself for one invocation of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Telemetry([u64; ProcessorMetric::ALL.len()]);
+
+impl Telemetry {
+    /// Adds `n` to a counter.
+    pub fn add(&mut self, metric: ProcessorMetric, n: u64) {
+        self.0[metric as usize] += n;
+    }
+
+    /// A counter's value.
+    pub fn get(&self, metric: ProcessorMetric) -> u64 {
+        self.0[metric as usize]
+    }
+
+    /// Adds every counter of `other`.
+    pub fn merge(&mut self, other: &Telemetry) {
+        for (a, b) in self.0.iter_mut().zip(other.0.iter()) {
+            *a += b;
+        }
+    }
+}
+
+/// The shape of event an invocation received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `{"awslogs":{"data":…}}`.
+    Direct,
+    /// A Kinesis event.
+    Kinesis,
+    /// A decoded DATA_MESSAGE.
+    Decoded,
+    /// Not an event the processor understands.
+    Unknown,
+}
+
+/// Everything one event produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The event's shape.
+    pub shape: Shape,
+    /// EMF documents, one JSON object per entry, to print one per line.
+    pub documents: Vec<String>,
+    /// What each invocation newly showed.
+    pub invocations: Vec<InvocationRecord>,
+    /// The processor's own counters.
+    pub telemetry: Telemetry,
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    counts: [u64; Metric::COUNTS.len()],
+    values: [Vec<f64>; Metric::VALUES.len()],
+    rule_counts: BTreeMap<usize, u64>,
+    rule_values: BTreeMap<usize, Vec<f64>>,
+    applicable_rules: Vec<usize>,
+}
+
+#[derive(Default)]
+struct Accumulator {
+    buckets: BTreeMap<(String, i64), Bucket>,
+    records: Vec<InvocationRecord>,
+    telemetry: Telemetry,
+    newest_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct StreamState {
+    current: Option<String>,
+    last: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct CountedBefore {
+    counted: Counted,
+    rules: Vec<usize>,
+}
+
+mod raw {
+    pub const REPORTED: u16 = 1;
+    pub const TIMEOUT: u16 = 1 << 1;
+    pub const FAILED: u16 = 1 << 2;
+    pub const ERROR_LINE: u16 = 1 << 3;
+    pub const OOM: u16 = 1 << 4;
+    pub const RATE_LIMITED: u16 = 1 << 5;
+    pub const TOO_MANY_CONNECTIONS: u16 = 1 << 6;
+    pub const CONNECTION_ERROR: u16 = 1 << 7;
+}
+
+#[derive(Debug, Default)]
+struct Invocation {
+    flags: u16,
+    timestamp_ms: Option<i64>,
+    report_ms: Option<i64>,
+    duration_ms: Option<f64>,
+    init_duration_ms: Option<f64>,
+    memory_size_mb: Option<f64>,
+    max_memory_used_mb: Option<f64>,
+    timed_out_after: Option<f64>,
+    chunk_size: Option<f64>,
+    error_type: Option<String>,
+    rules: Vec<(usize, Option<f64>)>,
+    evidence: Vec<usize>,
+}
+
+impl Invocation {
+    fn mark(&mut self, flags: u16, event_index: usize, timestamp_ms: i64, evidence: bool) {
+        self.flags |= flags;
+        self.timestamp_ms.get_or_insert(timestamp_ms);
+        if evidence && self.evidence.len() < MAX_EVIDENCE_PER_INVOCATION && self.evidence.last() != Some(&event_index) {
+            self.evidence.push(event_index);
+        }
+    }
+
+    fn take_status(&mut self, status: Option<Status>, error_type: Option<&str>) -> u16 {
+        let mut flags = match status {
+            Some(Status::Timeout) => raw::TIMEOUT,
+            Some(s) if s.is_failure() => raw::FAILED,
+            _ => 0,
+        };
+        if let Some(et) = error_type {
+            if et.contains("OutOfMemory") {
+                flags |= raw::OOM;
+            }
+            self.error_type.get_or_insert_with(|| et.to_string());
+        }
+        flags
+    }
+}
+
+/// The engine: feed it events, get EMF documents and per-invocation records back.
+pub struct Processor {
+    config: Config,
+    clock: Clock,
+    own_log_group: Option<String>,
+    processor_name: String,
+    streams: BoundedMap<String, StreamState>,
+    counted: BoundedMap<String, CountedBefore>,
+    learned: BoundedMap<String, f64>,
+    settings: BoundedMap<String, Arc<FunctionSettings>>,
+}
+
+/// The function a log group belongs to: `/aws/lambda/NAME` gives NAME, others the last part.
+pub fn function_name(log_group: &str) -> &str {
+    let name = match log_group.strip_prefix("/aws/lambda/") {
+        Some(name) => name,
+        None => log_group.rsplit('/').next().unwrap_or(log_group),
+    };
+    if name.is_empty() { if log_group.is_empty() { "unknown" } else { log_group } } else { name }
+}
+
+impl Processor {
+    /// A processor with this config and clock. `own_log_group` is never processed (in Lambda,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`); `processor_name` is the `Processor` dimension's value.
+    pub fn new(config: Config, clock: Clock, own_log_group: Option<String>, processor_name: impl Into<String>) -> Self {
+        Processor {
+            config,
+            clock,
+            own_log_group: own_log_group.filter(|g| !g.is_empty()),
+            processor_name: processor_name.into(),
+            streams: BoundedMap::new(MAX_STREAMS),
+            counted: BoundedMap::new(MAX_COUNTED),
+            learned: BoundedMap::new(MAX_FUNCTIONS),
+            settings: BoundedMap::new(MAX_FUNCTIONS),
+        }
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The timeout the processor would use for `function` now.
+    pub fn timeout_for(&mut self, function: &str) -> Timeout {
+        let settings = self.settings_for(function);
+        self.resolve_timeout(function, &settings)
+    }
+
+    fn resolve_timeout(&self, function: &str, settings: &FunctionSettings) -> Timeout {
+        if let Some(seconds) = settings.timeout_seconds {
+            return Timeout { seconds, source: TimeoutSource::Config };
+        }
+        if let Some(&seconds) = self.learned.get(function) {
+            return Timeout { seconds, source: TimeoutSource::Learned };
+        }
+        Timeout { seconds: self.config.defaults.timeout_seconds, source: TimeoutSource::Default }
+    }
+
+    fn settings_for(&mut self, function: &str) -> Arc<FunctionSettings> {
+        let config = &self.config;
+        self.settings
+            .get_or_insert_with(function.to_string(), || Arc::new(config.settings_for(function)))
+            .clone()
+    }
+
+    /// Processes one Lambda event of any accepted shape. Never fails: bad input is counted,
+    /// logged and skipped.
+    pub fn handle_event(&mut self, event: &Value) -> Outcome {
+        let mut acc = Accumulator::default();
+        let shape = match Envelope::detect(event) {
+            Envelope::Direct(data) => {
+                self.process_encoded(data, None, &mut acc);
+                Shape::Direct
+            }
+            Envelope::Kinesis(items) => {
+                for item in items {
+                    match item.data {
+                        Ok(data) => self.process_encoded(data, item.sequence_number, &mut acc),
+                        Err(err) => self.decode_failed(&err, None, item.sequence_number, &mut acc),
+                    }
+                }
+                Shape::Kinesis
+            }
+            Envelope::Decoded(value) => {
+                match DataMessage::deserialize_from(value) {
+                    Ok(message) => self.process_message(&message, &mut acc),
+                    Err(err) => self.decode_failed(&DecodeError::Json(err), None, None, &mut acc),
+                }
+                Shape::Decoded
+            }
+            Envelope::Unknown(what) => {
+                warn!(shape = what, "Skipped an event that is not a CloudWatch Logs subscription delivery.");
+                acc.telemetry.add(ProcessorMetric::DecodeFailures, 1);
+                Shape::Unknown
+            }
+        };
+        self.finish(shape, acc)
+    }
+
+    /// Processes one decoded subscription message (as the CLI reads `.log` files).
+    pub fn handle_message(&mut self, message: &DataMessage<'_>) -> Outcome {
+        let mut acc = Accumulator::default();
+        self.process_message(message, &mut acc);
+        self.finish(Shape::Decoded, acc)
+    }
+
+    fn process_encoded(&mut self, data: &str, sequence_number: Option<&str>, acc: &mut Accumulator) {
+        let bytes = match decode_payload(data, self.config.max_decoded_bytes) {
+            Ok(bytes) => bytes,
+            Err(err) => return self.decode_failed(&err, None, sequence_number, acc),
+        };
+        match parse_message(&bytes) {
+            Ok(message) => self.process_message(&message, acc),
+            Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), sequence_number, acc),
+        }
+    }
+
+    fn decode_failed(&self, err: &DecodeError, log_group: Option<&str>, sequence_number: Option<&str>, acc: &mut Accumulator) {
+        warn!(
+            log_group = log_group.unwrap_or("unknown"),
+            kinesis_sequence_number = sequence_number,
+            kind = err.kind(),
+            error = %err,
+            "Skipped a batch that could not be decoded."
+        );
+        acc.telemetry.add(ProcessorMetric::DecodeFailures, 1);
+    }
+
+    fn process_message(&mut self, message: &DataMessage<'_>, acc: &mut Accumulator) {
+        if message.is_control() {
+            debug!("Skipped a CloudWatch Logs control message.");
+            acc.telemetry.add(ProcessorMetric::ControlMessages, 1);
+            return;
+        }
+        let group = message.log_group.as_ref();
+        if self.own_log_group.as_deref() == Some(group) || self.config.is_excluded(group) {
+            debug!(log_group = group, "Skipped a batch from an excluded log group.");
+            acc.telemetry.add(ProcessorMetric::BatchesExcluded, 1);
+            return;
+        }
+        acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
+        let function = function_name(group).to_string();
+        let settings = self.settings_for(&function);
+        let stream_key = format!("{group}\u{1f}{}", message.log_stream);
+        let mut stream = self.streams.get(&stream_key).cloned().unwrap_or_default();
+        let newest = message.log_events.iter().map(|e| e.timestamp).max();
+        let now = self.clock.now_ms(newest);
+        acc.newest_ms = acc.newest_ms.max(newest);
+
+        let mut invocations: Vec<(String, Invocation)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut slot = |id: &str, invocations: &mut Vec<(String, Invocation)>| -> usize {
+            if let Some(&i) = index.get(id) {
+                return i;
+            }
+            invocations.push((id.to_string(), Invocation::default()));
+            index.insert(id.to_string(), invocations.len() - 1);
+            invocations.len() - 1
+        };
+
+        for (i, event) in message.log_events.iter().enumerate() {
+            let minute = event.timestamp - event.timestamp.rem_euclid(60_000);
+            if minute < now - emf::MAX_AGE_MS + 60_000 {
+                acc.telemetry.add(ProcessorMetric::EventsTooOld, 1);
+                continue;
+            }
+            if event.timestamp > now + emf::MAX_AHEAD_MS {
+                acc.telemetry.add(ProcessorMetric::EventsTooNew, 1);
+                continue;
+            }
+            acc.telemetry.add(ProcessorMetric::EventsProcessed, 1);
+            let ts = event.timestamp;
+            match parse(&event.message) {
+                Line::Start { request_id } => {
+                    stream.current = Some(request_id.to_string());
+                    let s = slot(request_id, &mut invocations);
+                    invocations[s].1.timestamp_ms.get_or_insert(ts);
+                }
+                Line::End { .. } | Line::Platform => {}
+                Line::Report(report) => {
+                    let s = slot(report.request_id, &mut invocations);
+                    let inv = &mut invocations[s].1;
+                    let flags = take_report(inv, &report, ts);
+                    let failed = flags & (raw::TIMEOUT | raw::FAILED | raw::OOM) != 0;
+                    inv.mark(flags, i, ts, failed);
+                    if stream.current.as_deref() == Some(report.request_id) {
+                        stream.current = None;
+                    }
+                    stream.last = Some(report.request_id.to_string());
+                }
+                Line::RuntimeDone { request_id, status, error_type } => {
+                    let s = slot(request_id, &mut invocations);
+                    let inv = &mut invocations[s].1;
+                    let flags = inv.take_status(status, error_type.as_deref());
+                    inv.mark(flags, i, ts, flags != 0);
+                }
+                Line::PhaseReport { during_invoke, status, error_type } => {
+                    let failed = matches!(status, Some(s) if s.is_failure() || s == Status::Timeout);
+                    if failed {
+                        let bucket = bucket(acc, &function, minute, &settings);
+                        bucket.counts[Metric::InitFailures.count_index().unwrap_or(0)] += 1;
+                    }
+                    if failed && during_invoke && let Some(current) = stream.current.clone() {
+                        let s = slot(&current, &mut invocations);
+                        let inv = &mut invocations[s].1;
+                        let flags = inv.take_status(status, error_type.as_deref());
+                        inv.mark(flags, i, ts, true);
+                    }
+                }
+                Line::App(app) => {
+                    let rule_hits = self.rule_hits(&settings, &event.message);
+                    let flags = app_flags(&app);
+                    if flags == 0 && rule_hits.is_empty() && app.chunk_size.is_none() {
+                        continue;
+                    }
+                    let id = match app.request_id {
+                        Some(id) => id.to_string(),
+                        None => stream
+                            .current
+                            .clone()
+                            .or_else(|| stream.last.clone())
+                            .unwrap_or_else(|| format!("init:{}", message.log_stream)),
+                    };
+                    let s = slot(&id, &mut invocations);
+                    let inv = &mut invocations[s].1;
+                    inv.mark(flags, i, ts, flags != 0);
+                    if let Some(after) = app.timed_out_after {
+                        inv.timed_out_after = Some(after);
+                    }
+                    if inv.chunk_size.is_none() {
+                        inv.chunk_size = app.chunk_size;
+                    }
+                    for (rule, value) in rule_hits {
+                        if !inv.rules.iter().any(|(r, _)| *r == rule) {
+                            inv.rules.push((rule, value));
+                        }
+                    }
+                }
+            }
+        }
+
+        // Learn timeouts before classifying, so that a timeout and a near-timeout of the same
+        // function in one batch are judged against the same, best-known timeout.
+        for (_, inv) in &invocations {
+            if inv.flags & raw::TIMEOUT != 0 && settings.timeout_seconds.is_none() {
+                let seconds = inv.timed_out_after.or(inv.duration_ms.map(|ms| ms / 1000.0));
+                if let Some(seconds) = seconds.map(f64::round).filter(|s| *s >= 1.0 && *s <= 900.0) {
+                    self.learned.insert(function.clone(), seconds);
+                }
+            }
+        }
+        let timeout = self.resolve_timeout(&function, &settings);
+        for (id, inv) in invocations {
+            self.finalize(id, inv, message, &function, &settings, timeout, acc);
+        }
+        self.streams.insert(stream_key, stream);
+    }
+
+    fn rule_hits(&self, settings: &FunctionSettings, line: &str) -> Vec<(usize, Option<f64>)> {
+        let Some(set) = &settings.rule_set else { return Vec::new() };
+        set.matches(line)
+            .into_iter()
+            .map(|k| {
+                let rule = settings.rules[k];
+                (rule, self.config.rules[rule].value_of(line))
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finalize(
+        &mut self,
+        id: String,
+        inv: Invocation,
+        message: &DataMessage<'_>,
+        function: &str,
+        settings: &FunctionSettings,
+        timeout: Timeout,
+        acc: &mut Accumulator,
+    ) {
+        let f = inv.flags;
+        let reported = f & raw::REPORTED != 0;
+        let timed_out = f & raw::TIMEOUT != 0;
+        let failed = f & raw::FAILED != 0;
+        let memory_full = matches!((inv.max_memory_used_mb, inv.memory_size_mb), (Some(used), Some(size)) if used >= size);
+        let oom = f & raw::OOM != 0 || (memory_full && (failed || timed_out));
+        let errored = (failed || f & raw::ERROR_LINE != 0) && !timed_out;
+
+        let mut counted = Counted::default();
+        let mut set = |metric: Metric, on: bool| {
+            if on {
+                counted.set(metric);
+            }
+        };
+        set(Metric::Invocations, reported);
+        set(Metric::Timeouts, timed_out);
+        set(Metric::OutOfMemory, oom);
+        set(Metric::Errors, errored);
+        set(Metric::RateLimited, f & raw::RATE_LIMITED != 0);
+        set(Metric::TooManyConnections, f & raw::TOO_MANY_CONNECTIONS != 0);
+        set(Metric::ConnectionErrors, f & (raw::CONNECTION_ERROR | raw::TOO_MANY_CONNECTIONS) != 0);
+        set(Metric::ColdStarts, reported && inv.init_duration_ms.is_some());
+        if let (true, Some(ms)) = (reported, inv.duration_ms) {
+            set(Metric::NearTimeout, !timed_out && ms >= settings.near_timeout_ratio * timeout.seconds * 1000.0);
+            set(
+                Metric::ShortRuns,
+                settings.chunked && !timed_out && !errored && !oom && ms < settings.short_run_seconds * 1000.0,
+            );
+        }
+
+        let before = self.counted.get_or_insert_with(id.clone(), CountedBefore::default);
+        let new = Counted(counted.0 & !before.counted.0);
+        before.counted.0 |= counted.0;
+        let new_rules: Vec<(usize, Option<f64>)> =
+            inv.rules.iter().filter(|(r, _)| !before.rules.contains(r)).copied().collect();
+        before.rules.extend(new_rules.iter().map(|(r, _)| *r));
+        if new.is_empty() && new_rules.is_empty() {
+            return;
+        }
+
+        let timestamp_ms = inv.report_ms.or(inv.timestamp_ms).unwrap_or(0);
+        let minute = timestamp_ms - timestamp_ms.rem_euclid(60_000);
+        let b = bucket(acc, function, minute, settings);
+        for metric in new.metrics() {
+            b.counts[metric.count_index().unwrap_or(0)] += 1;
+        }
+        let newly_reported = new.has(Metric::Invocations);
+        if newly_reported {
+            let utilization = match (inv.max_memory_used_mb, inv.memory_size_mb) {
+                (Some(used), Some(size)) if size > 0.0 => Some(used / size * 100.0),
+                _ => None,
+            };
+            let values = [inv.duration_ms, inv.init_duration_ms, inv.max_memory_used_mb, utilization];
+            for (slot, value) in b.values.iter_mut().zip(values) {
+                slot.extend(value);
+            }
+        }
+        for &(rule, value) in &new_rules {
+            match (value, self.config.rules[rule].value.is_some()) {
+                (Some(v), true) => b.rule_values.entry(rule).or_default().push(v),
+                (None, true) => {}
+                (_, false) => *b.rule_counts.entry(rule).or_default() += 1,
+            }
+        }
+
+        let evidence = inv.evidence.iter().map(|&i| evidence_at(message, i)).collect();
+        acc.records.push(InvocationRecord {
+            function: function.to_string(),
+            log_group: message.log_group.to_string(),
+            log_stream: message.log_stream.to_string(),
+            request_id: id,
+            timestamp_ms,
+            counted: new,
+            duration_ms: inv.duration_ms.filter(|_| newly_reported),
+            init_duration_ms: inv.init_duration_ms.filter(|_| newly_reported),
+            memory_size_mb: inv.memory_size_mb,
+            max_memory_used_mb: inv.max_memory_used_mb,
+            timeout,
+            chunk_size: inv.chunk_size,
+            error_type: inv.error_type,
+            rules: new_rules.iter().map(|&(r, v)| (self.config.rules[r].metric.clone(), v)).collect(),
+            evidence,
+        });
+    }
+
+    fn finish(&mut self, shape: Shape, acc: Accumulator) -> Outcome {
+        let mut documents = Vec::new();
+        let namespace = self.config.namespace.as_str();
+        for ((function, minute), b) in &acc.buckets {
+            let mut entries: Vec<Entry<'_>> = Metric::COUNTS
+                .iter()
+                .zip(b.counts)
+                .map(|(m, n)| Entry { name: m.name(), unit: m.unit().name(), value: EntryValue::Count(n) })
+                .collect();
+            for (m, values) in Metric::VALUES.iter().zip(&b.values) {
+                if !values.is_empty() {
+                    entries.push(Entry { name: m.name(), unit: m.unit().name(), value: EntryValue::Values(values) });
+                }
+            }
+            for &rule in &b.applicable_rules {
+                let r = &self.config.rules[rule];
+                if r.value.is_some() {
+                    if let Some(values) = b.rule_values.get(&rule) {
+                        entries.push(Entry { name: &r.metric, unit: r.unit, value: EntryValue::Values(values) });
+                    }
+                } else {
+                    let n = b.rule_counts.get(&rule).copied().unwrap_or(0);
+                    entries.push(Entry { name: &r.metric, unit: r.unit, value: EntryValue::Count(n) });
+                }
+            }
+            let target = Target {
+                namespace,
+                timestamp_ms: *minute,
+                dimensions: &[("FunctionName", function.as_str())],
+                dimension_sets: &[&["FunctionName"], &[]],
+            };
+            documents.extend(emf::render(target, &entries));
+        }
+        let now = self.clock.now_ms(acc.newest_ms);
+        let processor_entries: Vec<Entry<'_>> = ProcessorMetric::ALL
+            .iter()
+            .map(|m| Entry { name: m.name(), unit: Unit::Count.name(), value: EntryValue::Count(acc.telemetry.get(*m)) })
+            .collect();
+        let target = Target {
+            namespace,
+            timestamp_ms: now,
+            dimensions: &[("Processor", self.processor_name.as_str())],
+            dimension_sets: &[&["Processor"]],
+        };
+        documents.extend(emf::render(target, &processor_entries));
+        Outcome { shape, documents, invocations: acc.records, telemetry: acc.telemetry }
+    }
+}
+
+fn bucket<'a>(acc: &'a mut Accumulator, function: &str, minute: i64, settings: &FunctionSettings) -> &'a mut Bucket {
+    acc.buckets.entry((function.to_string(), minute)).or_insert_with(|| Bucket {
+        applicable_rules: settings.rules.clone(),
+        ..Bucket::default()
+    })
+}
+
+fn take_report(inv: &mut Invocation, report: &Report<'_>, ts: i64) -> u16 {
+    inv.report_ms = Some(ts);
+    inv.duration_ms = report.duration_ms.or(inv.duration_ms);
+    inv.init_duration_ms = report.init_duration_ms.or(inv.init_duration_ms);
+    inv.memory_size_mb = report.memory_size_mb.or(inv.memory_size_mb);
+    inv.max_memory_used_mb = report.max_memory_used_mb.or(inv.max_memory_used_mb);
+    raw::REPORTED | inv.take_status(report.status, report.error_type.as_deref())
+}
+
+fn app_flags(app: &AppLine<'_>) -> u16 {
+    let s = app.signals;
+    let mut flags = 0;
+    if app.is_error() {
+        flags |= raw::ERROR_LINE;
+    }
+    if app.timed_out_after.is_some() {
+        flags |= raw::TIMEOUT;
+    }
+    for (signal, flag) in [
+        (Signal::RateLimited, raw::RATE_LIMITED),
+        (Signal::TooManyConnections, raw::TOO_MANY_CONNECTIONS),
+        (Signal::ConnectionError, raw::CONNECTION_ERROR),
+        (Signal::OutOfMemory, raw::OOM),
+        (Signal::RuntimeExited, raw::FAILED),
+    ] {
+        if s.has(signal) {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
+fn evidence_at(message: &DataMessage<'_>, i: usize) -> Evidence {
+    let events = &message.log_events;
+    let line = |j: usize| truncate(events[j].message.trim_end(), MAX_EVIDENCE_LINE_BYTES);
+    Evidence {
+        timestamp_ms: events[i].timestamp,
+        line: line(i),
+        before: (i.saturating_sub(EVIDENCE_CONTEXT_LINES)..i).map(line).collect(),
+        after: (i + 1..(i + 1 + EVIDENCE_CONTEXT_LINES).min(events.len())).map(line).collect(),
+    }
+}
+
+/// Cuts `s` to at most `max` bytes at a character boundary, marking the cut with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Finds the log group in bytes that did not parse, to name it in the log.
+fn sniff_log_group(bytes: &[u8]) -> Option<&str> {
+    let at = memchr::memmem::find(bytes, b"\"logGroup\":\"")? + "\"logGroup\":\"".len();
+    let len = memchr::memchr(b'"', &bytes[at..])?;
+    std::str::from_utf8(&bytes[at..at + len]).ok()
+}
+
+impl DataMessage<'_> {
+    /// Reads a decoded message from a JSON value.
+    pub fn deserialize_from(value: &Value) -> Result<DataMessage<'_>, serde_json::Error> {
+        serde::Deserialize::deserialize(value)
+    }
+}

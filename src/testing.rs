@@ -1,0 +1,56 @@
+//! Builders for subscription payloads, encoded the way CloudWatch Logs encodes them.
+//! Used by the tests, the benchmarks and anyone who wants to craft an event by hand.
+
+use std::io::Write;
+
+use base64::Engine as _;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::json;
+
+/// Gzips and base64-encodes (padded STANDARD) a decoded subscription message.
+pub fn encode_batch(decoded: &[u8]) -> String {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    // Writing into a Vec cannot fail.
+    gz.write_all(decoded).expect("gzip into memory");
+    let compressed = gz.finish().expect("gzip into memory");
+    base64::engine::general_purpose::STANDARD.encode(compressed)
+}
+
+/// A decoded `DATA_MESSAGE` for one log group and stream, events given as (epoch ms, message).
+pub fn data_message(log_group: &str, log_stream: &str, events: &[(i64, &str)]) -> serde_json::Value {
+    let log_events: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(i, (timestamp, message))| json!({"id": format!("{:056}", i), "timestamp": timestamp, "message": message}))
+        .collect();
+    json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": log_group,
+        "logStream": log_stream,
+        "subscriptionFilters": ["lambda-watchdog"],
+        "logEvents": log_events,
+    })
+}
+
+/// A direct subscription event (`{"awslogs":{"data":…}}`) carrying one decoded message.
+pub fn direct_event(message: &serde_json::Value) -> serde_json::Value {
+    json!({"awslogs": {"data": encode_batch(message.to_string().as_bytes())}})
+}
+
+/// A Kinesis event whose records each carry one decoded message.
+pub fn kinesis_event(messages: &[serde_json::Value]) -> serde_json::Value {
+    let records: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            json!({
+                "eventSource": "aws:kinesis",
+                "eventID": format!("shardId-000000000000:{i}"),
+                "kinesis": {"data": encode_batch(m.to_string().as_bytes()), "sequenceNumber": i.to_string(), "partitionKey": "p"},
+            })
+        })
+        .collect();
+    json!({"Records": records})
+}
