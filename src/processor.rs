@@ -777,3 +777,7 @@ impl DataMessage<'_> {
         serde::Deserialize::deserialize(value)
     }
 }
+
+#[cfg(test)]
+#[path = "processor_tests.rs"]
+mod tests;

@@ -1,0 +1,359 @@
+//! Scenario tests for the processor: each case is a batch as Lambda writes it and the metrics a
+//! user would see for it in CloudWatch.
+
+use super::*;
+use crate::testing::{data_message, direct_event, kinesis_event};
+use serde_json::json;
+
+const T0: i64 = 1_764_410_400_000; // 2026-11-29T10:00:00Z
+const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+const STREAM: &str = "2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef";
+
+fn processor(config: &str) -> Processor {
+    Processor::new(Config::from_toml_str(config).unwrap(), Clock::Fixed(T0 + 3_600_000), None, "lambda-watchdog")
+}
+
+fn batch(function: &str, lines: &[String]) -> Value {
+    let events: Vec<(i64, &str)> = lines.iter().enumerate().map(|(i, l)| (T0 + i as i64 * 1000, l.as_str())).collect();
+    data_message(&format!("/aws/lambda/{function}"), STREAM, &events)
+}
+
+/// Sums a metric over the documents of one function (counts) or counts its values.
+fn total(outcome: &Outcome, function: &str, metric: &str) -> f64 {
+    outcome
+        .documents
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter(|d| d["FunctionName"] == function)
+        .map(|d| match &d[metric] {
+            Value::Number(n) => n.as_f64().unwrap(),
+            Value::Array(values) => values.len() as f64,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+fn processor_total(outcome: &Outcome, metric: &str) -> u64 {
+    outcome
+        .documents
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter(|d| d.get("Processor").is_some())
+        .map(|d| d[metric].as_u64().unwrap())
+        .sum()
+}
+
+fn report(id: &str, duration_ms: f64, tail: &str) -> String {
+    format!(
+        "REPORT RequestId: {id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {} ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\t{tail}\n",
+        duration_ms.ceil()
+    )
+}
+
+fn start(id: &str) -> String {
+    format!("START RequestId: {id} Version: $LATEST\n")
+}
+
+struct Case {
+    name: &'static str,
+    config: &'static str,
+    lines: Vec<String>,
+    expect: &'static [(&'static str, f64)],
+}
+
+#[test]
+fn each_class_is_counted_once_per_invocation() {
+    let cases = vec![
+        Case {
+            name: "an old-style timeout line after its REPORT is a timeout, not a near-timeout",
+            config: "",
+            lines: vec![start(A), report(A, 3004.92, ""), format!("2026-11-29T10:00:03.000Z {A} Task timed out after 3.00 seconds\n")],
+            expect: &[("Invocations", 1.0), ("Timeouts", 1.0), ("NearTimeout", 0.0), ("Errors", 0.0)],
+        },
+        Case {
+            name: "a new-style Status: timeout report is a timeout",
+            config: "",
+            lines: vec![start(A), report(A, 3016.78, "Status: timeout")],
+            expect: &[("Timeouts", 1.0), ("Errors", 0.0), ("NearTimeout", 0.0)],
+        },
+        Case {
+            name: "both timeout styles for one invocation count once",
+            config: "",
+            lines: vec![
+                start(A),
+                format!("2026-11-29T10:00:03.000Z {A} Task timed out after 3.00 seconds\n"),
+                report(A, 3016.78, "Status: timeout"),
+            ],
+            expect: &[("Timeouts", 1.0), ("Invocations", 1.0)],
+        },
+        Case {
+            name: "every out-of-memory sign in one invocation counts once, and the failure is an error",
+            config: "",
+            lines: vec![
+                start(A),
+                "fatal error: runtime: out of memory\n".into(),
+                format!("RequestId: {A} Error: Runtime exited with error: signal: killed\nRuntime.ExitError\n"),
+                format!("REPORT RequestId: {A}\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory\n"),
+            ],
+            expect: &[("OutOfMemory", 1.0), ("Errors", 1.0), ("Timeouts", 0.0)],
+        },
+        Case {
+            name: "full memory on a timed-out invocation is an out-of-memory timeout, not an error",
+            config: "",
+            lines: vec![
+                start(A),
+                format!("REPORT RequestId: {A}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: timeout\n"),
+            ],
+            expect: &[("OutOfMemory", 1.0), ("Timeouts", 1.0), ("Errors", 0.0)],
+        },
+        Case {
+            name: "full memory on a successful invocation is not an out-of-memory",
+            config: "",
+            lines: vec![
+                start(A),
+                format!("REPORT RequestId: {A}\tDuration: 30.00 ms\tBilled Duration: 30 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
+            ],
+            expect: &[("OutOfMemory", 0.0), ("Errors", 0.0), ("Invocations", 1.0)],
+        },
+        Case {
+            name: "five too-many-connections lines are one invocation with a connection cap",
+            config: "",
+            lines: std::iter::once(start(A))
+                .chain((0..5).map(|_| format!("2026-11-29T10:00:01.000Z\t{A}\tERROR\tError: ER_CON_COUNT_ERROR: Too many connections\n")))
+                .chain(std::iter::once(report(A, 120.0, "")))
+                .collect(),
+            expect: &[("TooManyConnections", 1.0), ("ConnectionErrors", 1.0), ("Errors", 1.0), ("RateLimited", 0.0)],
+        },
+        Case {
+            name: "lines without a request id belong to the invocation running in the stream",
+            config: "",
+            lines: vec![
+                start(A),
+                report(A, 100.0, ""),
+                start(B),
+                "2026/11/29 10:00:05 ERROR dial tcp 10.0.4.9:5432: connect: connection refused\n".into(),
+                report(B, 100.0, ""),
+            ],
+            expect: &[("Invocations", 2.0), ("Errors", 1.0), ("ConnectionErrors", 1.0)],
+        },
+        Case {
+            name: "an info line that mentions ERROR is not an error",
+            config: "",
+            lines: vec![start(A), format!("[INFO]\t2026-11-29T10:00:01.000Z\t{A}\tretrying the ERROR queue\n"), report(A, 100.0, "")],
+            expect: &[("Errors", 0.0)],
+        },
+        Case {
+            name: "a rate-limit message counts once whatever its wording",
+            config: "",
+            lines: vec![
+                start(A),
+                format!("[ERROR]\t2026-11-29T10:00:01.000Z\t{A}\tRequest failed: API Rate Limit Exceeded\n"),
+                format!("[WARNING]\t2026-11-29T10:00:01.000Z\t{A}\tHTTP 429 Too Many Requests\n"),
+                report(A, 100.0, ""),
+            ],
+            expect: &[("RateLimited", 1.0), ("Errors", 1.0)],
+        },
+        Case {
+            name: "near-timeout is judged against the configured timeout",
+            config: "[[function]]\nmatch = \"f\"\ntimeout_seconds = 10",
+            lines: vec![start(A), report(A, 8500.0, ""), start(B), report(B, 7900.0, "")],
+            expect: &[("NearTimeout", 1.0), ("Invocations", 2.0)],
+        },
+        Case {
+            name: "near-timeout uses the default five minutes when nothing else is known",
+            config: "",
+            lines: vec![start(A), report(A, 250_000.0, ""), start(B), report(B, 8_500.0, "")],
+            expect: &[("NearTimeout", 1.0)],
+        },
+        Case {
+            name: "a timeout teaches the timeout that judges the rest of the batch",
+            config: "",
+            lines: vec![start(A), report(A, 25_000.0, ""), start(B), report(B, 30_000.0, "Status: timeout")],
+            expect: &[("NearTimeout", 1.0), ("Timeouts", 1.0)],
+        },
+        Case {
+            name: "short runs count only for chunked workers that succeeded",
+            config: "[[function]]\nmatch = \"f\"\nchunked = true",
+            lines: vec![start(A), report(A, 20_000.0, ""), start(B), report(B, 20_000.0, "Status: error\tError Type: Runtime.Unhandled")],
+            expect: &[("ShortRuns", 1.0), ("Errors", 1.0)],
+        },
+        Case {
+            name: "short runs do not count for workers not configured as chunked",
+            config: "",
+            lines: vec![start(A), report(A, 20_000.0, "")],
+            expect: &[("ShortRuns", 0.0)],
+        },
+        Case {
+            name: "a cold start counts with its init duration",
+            config: "",
+            lines: vec![
+                "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n".into(),
+                start(A),
+                report(A, 100.0, "Init Duration: 111.23 ms"),
+                start(B),
+                report(B, 100.0, ""),
+            ],
+            expect: &[("ColdStarts", 1.0), ("InitDuration", 1.0), ("Duration", 2.0), ("MaxMemoryUsed", 2.0), ("MemoryUtilization", 2.0)],
+        },
+        Case {
+            name: "a failed init phase counts as an init failure",
+            config: "",
+            lines: vec!["INIT_REPORT Init Duration: 9999.92 ms\tPhase: init\tStatus: timeout\n".into(), start(A), report(A, 10.0, "")],
+            expect: &[("InitFailures", 1.0), ("Timeouts", 0.0)],
+        },
+        Case {
+            name: "JSON-format records are understood like plain text",
+            config: "",
+            lines: vec![
+                json!({"time": "t", "type": "platform.start", "record": {"requestId": A}}).to_string(),
+                json!({"timestamp": "t", "level": "error", "message": "connect ECONNREFUSED 10.0.3.7:3306", "requestId": A}).to_string(),
+                json!({"time": "t", "type": "platform.runtimeDone", "record": {"requestId": A, "status": "error"}}).to_string(),
+                json!({"time": "t", "type": "platform.report", "record": {"requestId": A, "status": "error", "errorType": "Runtime.OutOfMemory", "metrics": {"durationMs": 2013.0, "memorySizeMB": 512, "maxMemoryUsedMB": 512}}}).to_string(),
+            ],
+            expect: &[("Invocations", 1.0), ("OutOfMemory", 1.0), ("Errors", 1.0), ("ConnectionErrors", 1.0)],
+        },
+        Case {
+            name: "a custom rule counts once per invocation and a value rule records the number",
+            config: "[[rule]]\nmetric = \"ApiRateLimitExceeded\"\npattern = \"API Rate Limit Exceeded\"\n[[rule]]\nmetric = \"ChunkSize\"\npattern = \"chunk_size=\"\nvalue = \"chunk_size=(\\\\d+)\"",
+            lines: vec![
+                start(A),
+                format!("[INFO]\tt\t{A}\tprocessing chunk_size=50\n"),
+                format!("[ERROR]\tt\t{A}\tAPI Rate Limit Exceeded\n"),
+                format!("[ERROR]\tt\t{A}\tAPI Rate Limit Exceeded\n"),
+                report(A, 100.0, ""),
+                start(B),
+                report(B, 100.0, ""),
+            ],
+            expect: &[("ApiRateLimitExceeded", 1.0), ("ChunkSize", 1.0), ("RateLimited", 1.0)],
+        },
+    ];
+    for case in cases {
+        let mut p = processor(case.config);
+        let outcome = p.handle_event(&direct_event(&batch("f", &case.lines)));
+        for doc in &outcome.documents {
+            emf::check_document(doc).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        }
+        for (metric, expected) in case.expect {
+            assert_eq!(total(&outcome, "f", metric), *expected, "{}: {metric}", case.name);
+        }
+    }
+}
+
+#[test]
+fn stream_state_carries_an_invocation_across_batches() {
+    let mut p = processor("");
+    p.handle_event(&direct_event(&batch("f", &[start(A)])));
+    let second = p.handle_event(&direct_event(&batch(
+        "f",
+        &["2026/11/29 10:00:05 ERROR pq: sorry, too many clients already\n".into(), report(A, 100.0, "")],
+    )));
+    assert_eq!(total(&second, "f", "TooManyConnections"), 1.0);
+    assert_eq!(total(&second, "f", "Invocations"), 1.0);
+    let record = second.invocations.iter().find(|r| r.request_id == A).unwrap();
+    assert!(record.counted.has(Metric::Errors));
+    assert_eq!(record.evidence[0].line, "2026/11/29 10:00:05 ERROR pq: sorry, too many clients already");
+}
+
+#[test]
+fn a_batch_delivered_twice_is_counted_once() {
+    let mut p = processor("");
+    let event = direct_event(&batch("f", &[start(A), report(A, 100.0, "Status: error")]));
+    let first = p.handle_event(&event);
+    let again = p.handle_event(&event);
+    assert_eq!(total(&first, "f", "Errors"), 1.0);
+    assert_eq!(total(&again, "f", "Errors"), 0.0);
+    assert_eq!(total(&again, "f", "Invocations"), 0.0);
+    assert_eq!(total(&again, "f", "Duration"), 0.0);
+}
+
+#[test]
+fn a_learned_timeout_is_remembered_for_later_batches() {
+    let mut p = processor("");
+    p.handle_event(&direct_event(&batch("f", &[start(A), format!("t {A} Task timed out after 30.00 seconds"), report(A, 30_004.0, "")])));
+    assert_eq!(p.timeout_for("f"), Timeout { seconds: 30.0, source: TimeoutSource::Learned });
+    let later = p.handle_event(&direct_event(&batch("f", &[start(B), report(B, 25_000.0, "")])));
+    assert_eq!(total(&later, "f", "NearTimeout"), 1.0);
+    assert_eq!(p.timeout_for("g").source, TimeoutSource::Default);
+}
+
+#[test]
+fn metrics_are_stamped_with_the_minute_of_the_logs() {
+    let mut p = processor("");
+    let lines = [start(A), report(A, 100.0, "")];
+    let events: Vec<(i64, &str)> = vec![(T0 + 61_500, lines[0].as_str()), (T0 + 62_000, lines[1].as_str())];
+    let outcome = p.handle_event(&direct_event(&data_message("/aws/lambda/f", STREAM, &events)));
+    let doc: Value = serde_json::from_str(&outcome.documents[0]).unwrap();
+    assert_eq!(doc["_aws"]["Timestamp"], T0 + 60_000);
+    assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "LambdaWatchdog");
+}
+
+#[test]
+fn events_outside_the_emf_window_are_counted_not_emitted() {
+    let mut p = processor("");
+    let lines = [start(A), report(A, 100.0, "Status: error")];
+    let old = T0 - 15 * 24 * 3_600_000;
+    let future = T0 + 4 * 3_600_000;
+    let events: Vec<(i64, &str)> = vec![(old, lines[0].as_str()), (old, lines[1].as_str()), (future, lines[1].as_str())];
+    let outcome = p.handle_event(&direct_event(&data_message("/aws/lambda/f", STREAM, &events)));
+    assert_eq!(processor_total(&outcome, "EventsTooOld"), 2);
+    assert_eq!(processor_total(&outcome, "EventsTooNew"), 1);
+    assert_eq!(total(&outcome, "f", "Invocations"), 0.0);
+}
+
+#[test]
+fn excluded_and_own_log_groups_are_never_processed() {
+    let config = Config::from_toml_str("exclude = [\"/aws/lambda/noisy-*\"]").unwrap();
+    let mut p = Processor::new(config, Clock::Fixed(T0), Some("/aws/lambda/lambda-watchdog".into()), "lambda-watchdog");
+    for function in ["noisy-1", "lambda-watchdog"] {
+        let outcome = p.handle_event(&direct_event(&batch(function, &[start(A), report(A, 1.0, "Status: error")])));
+        assert_eq!(processor_total(&outcome, "BatchesExcluded"), 1, "{function}");
+        assert!(outcome.invocations.is_empty(), "{function}");
+        assert_eq!(outcome.documents.len(), 1, "only the processor's own document for {function}");
+    }
+}
+
+#[test]
+fn control_messages_and_unknown_events_are_counted_and_skipped() {
+    let mut p = processor("");
+    let control = json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "", "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": T0, "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}]});
+    let outcome = p.handle_event(&direct_event(&control));
+    assert_eq!(processor_total(&outcome, "ControlMessages"), 1);
+    let outcome = p.handle_event(&json!({"detail-type": "something else"}));
+    assert_eq!(processor_total(&outcome, "DecodeFailures"), 1);
+}
+
+#[test]
+fn a_bad_kinesis_record_is_skipped_and_its_neighbours_are_processed() {
+    let mut p = processor("");
+    let mut event = kinesis_event(&[batch("f", &[start(A), report(A, 1.0, "")]), batch("f", &[]), batch("f", &[start(B), report(B, 1.0, "")])]);
+    event["Records"][1]["kinesis"]["data"] = json!("H4sI-not-base64!");
+    let outcome = p.handle_event(&event);
+    assert_eq!(outcome.shape, Shape::Kinesis);
+    assert_eq!(processor_total(&outcome, "DecodeFailures"), 1);
+    assert_eq!(processor_total(&outcome, "BatchesProcessed"), 2);
+    assert_eq!(total(&outcome, "f", "Invocations"), 2.0);
+}
+
+#[test]
+fn function_names_come_from_log_groups() {
+    let cases = [
+        ("/aws/lambda/uploader", "uploader"),
+        ("/ecs/service/web", "web"),
+        ("plain", "plain"),
+        ("/aws/lambda/", "/aws/lambda/"),
+        ("", "unknown"),
+    ];
+    for (group, name) in cases {
+        assert_eq!(function_name(group), name, "{group}");
+    }
+}
+
+#[test]
+fn truncation_never_cuts_a_character() {
+    let s = "é".repeat(10);
+    let t = truncate(&s, 7);
+    assert!(t.len() <= 7);
+    assert!(t.ends_with('…'));
+    assert_eq!(truncate("short", 10), "short");
+}
