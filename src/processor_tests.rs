@@ -108,6 +108,12 @@ fn each_class_is_counted_once_per_invocation() {
             expect: &[("OutOfMemory", 1.0), ("Timeouts", 1.0), ("Errors", 0.0)],
         },
         Case {
+            name: "an invocation that logged errors and then timed out counts under Timeouts only",
+            config: "",
+            lines: vec![start(A), format!("[ERROR]\t2026-11-29T10:00:01.000Z\t{A}\tquery is slow\n"), report(A, 3000.0, "Status: timeout")],
+            expect: &[("Timeouts", 1.0), ("Errors", 0.0)],
+        },
+        Case {
             name: "full memory on a successful invocation is not an out-of-memory",
             config: "",
             lines: vec![
