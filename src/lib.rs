@@ -11,10 +11,14 @@ pub mod bounded;
 pub mod config;
 pub mod decode;
 pub mod emf;
+pub mod lambda;
+pub mod logging;
 pub mod metrics;
 pub mod parse;
 pub mod processor;
+pub mod replay;
 pub mod signals;
+pub mod summary;
 pub mod testing;
 pub mod wire;
 

@@ -1,0 +1,201 @@
+//! The replay engine behind `lambda-watchdog replay`: saved events run through the same
+//! processor, in name order, in one process, like one warm Lambda container.
+//!
+//! Accepted files: `*.json` holding a direct subscription event, a Kinesis event, a decoded
+//! `DATA_MESSAGE`, or an array of any of these (a dead-letter-queue dump); `*.log` and `*.txt`
+//! holding plain log lines of one log group.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::processor::{Outcome, Processor};
+use crate::wire::{DataMessage, LogEvent};
+
+/// Why a file could not be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The file or folder could not be read.
+    #[error("could not read {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `.json` file is not JSON.
+    #[error("{path} is not JSON: {source}")]
+    NotJson {
+        /// The path.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A plain log file was given without `--log-group`.
+    #[error("{path} holds plain log lines: say which log group they come from with --log-group")]
+    NoLogGroup {
+        /// The path.
+        path: String,
+    },
+    /// The extension is not one replay reads.
+    #[error("{path} is not a .json, .log or .txt file")]
+    UnknownKind {
+        /// The path.
+        path: String,
+    },
+}
+
+/// Expands files and folders into the files to replay: a folder gives its `*.json`, `*.log` and
+/// `*.txt` files (not recursing), in name order. Paths that cannot be listed are returned as errors.
+pub fn collect(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<ReplayError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut found: Vec<PathBuf> = entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file() && matches!(extension(p), Some("json" | "log" | "txt")))
+                        .collect();
+                    found.sort();
+                    files.extend(found);
+                }
+                Err(source) => errors.push(ReplayError::Read { path: path.display().to_string(), source }),
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    (files, errors)
+}
+
+fn extension(path: &Path) -> Option<&str> {
+    path.extension().and_then(|e| e.to_str())
+}
+
+/// Replays one file, returning one outcome per event in it.
+pub fn replay_file(processor: &mut Processor, path: &Path, log_group: Option<&str>) -> Result<Vec<Outcome>, ReplayError> {
+    let display = || path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read { path: display(), source })?;
+    match extension(path) {
+        Some("json") => {
+            let value: Value = serde_json::from_slice(&bytes).map_err(|source| ReplayError::NotJson { path: display(), source })?;
+            Ok(match &value {
+                Value::Array(events) => events.iter().map(|e| processor.handle_event(e)).collect(),
+                event => vec![processor.handle_event(event)],
+            })
+        }
+        Some("log" | "txt") => {
+            let group = log_group.ok_or_else(|| ReplayError::NoLogGroup { path: display() })?;
+            let text = String::from_utf8_lossy(&bytes);
+            let message = plain_lines_message(group, &path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), &text);
+            Ok(vec![processor.handle_message(&message)])
+        }
+        _ => Err(ReplayError::UnknownKind { path: display() }),
+    }
+}
+
+/// Turns plain log lines into one batch. Each line is an event; its time is the timestamp it
+/// starts with, else the previous line's (REPORT lines carry none).
+pub fn plain_lines_message<'a>(log_group: &str, log_stream: &str, text: &'a str) -> DataMessage<'a> {
+    let mut last = leading_timestamp_ms(text).unwrap_or(0);
+    let log_events = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            if let Some(ts) = leading_timestamp_ms(line) {
+                last = ts;
+            }
+            LogEvent { id: i.to_string().into(), timestamp: last, message: line.into() }
+        })
+        .collect();
+    DataMessage {
+        message_type: "DATA_MESSAGE".into(),
+        owner: "replay".into(),
+        log_group: log_group.to_string().into(),
+        log_stream: log_stream.to_string().into(),
+        subscription_filters: Vec::new(),
+        log_events,
+    }
+}
+
+/// Reads a `YYYY-MM-DD[T ]HH:MM:SS[.fff]` or `YYYY/MM/DD HH:MM:SS` timestamp (UTC) found among
+/// the first tokens of a line (after an optional `[LEVEL]`).
+pub fn leading_timestamp_ms(line: &str) -> Option<i64> {
+    let start = line.find(|c: char| c.is_ascii_digit())?;
+    if start > 12 {
+        return None;
+    }
+    let s = line[start..].as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let sep_ok = matches!(s.get(4), Some(b'-' | b'/')) && s.get(7) == s.get(4) && matches!(s.get(10), Some(b'T' | b' '));
+    if !sep_ok || s.get(13) != Some(&b':') || s.get(16) != Some(&b':') {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let mut millis = 0;
+    if s.get(19) == Some(&b'.') {
+        let digits: Vec<u8> = s[20..].iter().take_while(|c| c.is_ascii_digit()).copied().collect();
+        let mut ms: String = digits.iter().take(3).map(|&c| c as char).collect();
+        while ms.len() < 3 {
+            ms.push('0');
+        }
+        millis = ms.parse().unwrap_or(0);
+    }
+    let days = days_from_civil(year, month, day);
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_at_the_start_of_lines_are_read_as_utc() {
+        let cases = [
+            ("2026-11-29T10:00:01.123Z\tid\tINFO\thello", Some(1_764_410_401_123)),
+            ("[ERROR]\t2026-11-29T10:00:01.5Z\tid\tboom", Some(1_764_410_401_500)),
+            ("2026/11/29 10:00:01 ERROR failed", Some(1_764_410_401_000)),
+            ("2026-11-29 10:05:01.234 id ERROR x", Some(1_764_410_701_234)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("REPORT RequestId: 1234", None),
+            ("2026-13-29T10:00:01Z", None),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(leading_timestamp_ms(line), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn plain_lines_inherit_the_previous_timestamp() {
+        let text = "START RequestId: x\n2026-11-29T10:00:01.000Z x ERROR a\nREPORT RequestId: x\tDuration: 1 ms\n\n";
+        let m = plain_lines_message("/aws/lambda/f", "s", text);
+        let stamps: Vec<i64> = m.log_events.iter().map(|e| e.timestamp).collect();
+        assert_eq!(stamps, vec![1_764_410_401_000; 3]);
+    }
+}
