@@ -16,7 +16,11 @@ pub struct BoundedMap<K, V> {
 impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     /// An empty map holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        BoundedMap { map: HashMap::new(), order: VecDeque::new(), capacity: capacity.max(1) }
+        BoundedMap {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
     }
 
     /// The value for `key`.

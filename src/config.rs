@@ -39,7 +39,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), reason: reason.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -100,7 +103,11 @@ pub struct Defaults {
 
 impl Default for Defaults {
     fn default() -> Self {
-        Defaults { timeout_seconds: 300.0, near_timeout_ratio: 0.8, short_run_seconds: 60.0 }
+        Defaults {
+            timeout_seconds: 300.0,
+            near_timeout_ratio: 0.8,
+            short_run_seconds: 60.0,
+        }
     }
 }
 
@@ -178,8 +185,10 @@ impl Default for Config {
 impl Config {
     /// Reads and checks a TOML file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Config::from_toml_str(&text)
     }
 
@@ -195,9 +204,15 @@ impl Config {
             return Err(invalid("namespace", "must be 1 to 255 characters"));
         }
         if namespace.starts_with("AWS/") {
-            return Err(invalid("namespace", "namespaces starting with AWS/ are reserved for AWS"));
+            return Err(invalid(
+                "namespace",
+                "namespaces starting with AWS/ are reserved for AWS",
+            ));
         }
-        if !namespace.chars().all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c)) {
+        if !namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_/#:".contains(c))
+        {
             return Err(invalid("namespace", "may hold only letters, digits and . - _ / # :"));
         }
 
@@ -223,7 +238,10 @@ impl Config {
             let key = |k: &str| format!("function[{i}].{k}");
             functions.push(FunctionEntry {
                 matcher: glob(&f.pattern, &key("match"))?.compile_matcher(),
-                timeout_seconds: f.timeout_seconds.map(|t| check_timeout(&key("timeout_seconds"), t)).transpose()?,
+                timeout_seconds: f
+                    .timeout_seconds
+                    .map(|t| check_timeout(&key("timeout_seconds"), t))
+                    .transpose()?,
                 near_timeout_ratio: f
                     .near_timeout_ratio
                     .map(|r| check_ratio(&key("near_timeout_ratio"), r))
@@ -241,14 +259,20 @@ impl Config {
             let key = |k: &str| format!("rule[{i}].{k}");
             check_metric_name(&key("metric"), &r.metric)?;
             if rules.iter().any(|other| other.metric == r.metric) {
-                return Err(invalid(key("metric"), format!("`{}` is used by an earlier rule", r.metric)));
+                return Err(invalid(
+                    key("metric"),
+                    format!("`{}` is used by an earlier rule", r.metric),
+                ));
             }
             let pattern = Regex::new(&r.pattern).map_err(|e| invalid(key("pattern"), e.to_string()))?;
             let value = match r.value {
                 Some(v) => {
                     let re = Regex::new(&v).map_err(|e| invalid(key("value"), e.to_string()))?;
                     if re.captures_len() < 2 {
-                        return Err(invalid(key("value"), "needs a capture group around the number, e.g. `chunk_size=(\\d+)`"));
+                        return Err(invalid(
+                            key("value"),
+                            "needs a capture group around the number, e.g. `chunk_size=(\\d+)`",
+                        ));
                     }
                     Some(re)
                 }
@@ -259,11 +283,25 @@ impl Config {
                     .iter()
                     .find(|name| **name == u)
                     .copied()
-                    .ok_or_else(|| invalid(key("unit"), format!("`{u}` is not a CloudWatch unit (Count, Milliseconds, Bytes, Percent, ...)")))?,
+                    .ok_or_else(|| {
+                        invalid(
+                            key("unit"),
+                            format!("`{u}` is not a CloudWatch unit (Count, Milliseconds, Bytes, Percent, ...)"),
+                        )
+                    })?,
                 None => Unit::Count.name(),
             };
-            let functions = r.functions.map(|globs| glob_set(&globs, &key("functions"))).transpose()?;
-            rules.push(Rule { metric: r.metric, pattern, functions, value, unit });
+            let functions = r
+                .functions
+                .map(|globs| glob_set(&globs, &key("functions")))
+                .transpose()?;
+            rules.push(Rule {
+                metric: r.metric,
+                pattern,
+                functions,
+                value,
+                unit,
+            });
         }
 
         Ok(Config {
@@ -301,8 +339,12 @@ impl Config {
         };
         FunctionSettings {
             timeout_seconds: entry.and_then(|e| e.timeout_seconds),
-            near_timeout_ratio: entry.and_then(|e| e.near_timeout_ratio).unwrap_or(self.defaults.near_timeout_ratio),
-            short_run_seconds: entry.and_then(|e| e.short_run_seconds).unwrap_or(self.defaults.short_run_seconds),
+            near_timeout_ratio: entry
+                .and_then(|e| e.near_timeout_ratio)
+                .unwrap_or(self.defaults.near_timeout_ratio),
+            short_run_seconds: entry
+                .and_then(|e| e.short_run_seconds)
+                .unwrap_or(self.defaults.short_run_seconds),
             chunked: entry.is_some_and(|e| e.chunked),
             rules,
             rule_set,
@@ -325,7 +367,10 @@ fn glob_set(patterns: &[String], key: &str) -> Result<GlobSet, ConfigError> {
 fn check_timeout(key: &str, t: f64) -> Result<f64, ConfigError> {
     // Lambda's own limit is 900 s; a larger value is a typo (milliseconds?).
     if !(t > 0.0 && t <= 900.0) {
-        return Err(invalid(key, format!("must be more than 0 and at most 900 seconds (Lambda's limit), got {t}")));
+        return Err(invalid(
+            key,
+            format!("must be more than 0 and at most 900 seconds (Lambda's limit), got {t}"),
+        ));
     }
     Ok(t)
 }
@@ -338,7 +383,7 @@ fn check_ratio(key: &str, r: f64) -> Result<f64, ConfigError> {
 }
 
 fn check_seconds(key: &str, s: f64) -> Result<f64, ConfigError> {
-    if !(s >= 0.0 && s <= 900.0) {
+    if !(0.0..=900.0).contains(&s) {
         return Err(invalid(key, format!("must be between 0 and 900 seconds, got {s}")));
     }
     Ok(s)
@@ -346,9 +391,15 @@ fn check_seconds(key: &str, s: f64) -> Result<f64, ConfigError> {
 
 fn check_metric_name(key: &str, name: &str) -> Result<(), ConfigError> {
     if name.is_empty() || name.len() > 255 || !name.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(invalid(key, "must be 1 to 255 printable ASCII characters without spaces"));
+        return Err(invalid(
+            key,
+            "must be 1 to 255 printable ASCII characters without spaces",
+        ));
     }
-    let builtin = Metric::COUNTS.iter().chain(Metric::VALUES.iter()).any(|m| m.name() == name)
+    let builtin = Metric::COUNTS
+        .iter()
+        .chain(Metric::VALUES.iter())
+        .any(|m| m.name() == name)
         || ProcessorMetric::ALL.iter().any(|m| m.name() == name);
     if builtin || name == "FunctionName" || name == "Processor" {
         return Err(invalid(key, format!("`{name}` is a built-in name")));
@@ -364,7 +415,14 @@ mod tests {
     fn the_empty_config_gives_the_documented_defaults() {
         let config = Config::from_toml_str("").unwrap();
         assert_eq!(config.namespace, "LambdaWatchdog");
-        assert_eq!(config.defaults, Defaults { timeout_seconds: 300.0, near_timeout_ratio: 0.8, short_run_seconds: 60.0 });
+        assert_eq!(
+            config.defaults,
+            Defaults {
+                timeout_seconds: 300.0,
+                near_timeout_ratio: 0.8,
+                short_run_seconds: 60.0
+            }
+        );
         assert_eq!(config.max_decoded_bytes, 32 << 20);
         let s = config.settings_for("anything");
         assert_eq!(s.timeout_seconds, None);
@@ -414,17 +472,29 @@ mod tests {
             ("[[function]]\nmatch = \"a[\"", "function[0].match"),
             ("[[function]]\nmatch = \"a\"\ntimeout = 3", "timeout"),
             ("[[rule]]\nmetric = \"X\"\npattern = \"(unclosed\"", "rule[0].pattern"),
-            ("[[rule]]\nmetric = \"X\"\npattern = \"a\"\nvalue = \"\\\\d+\"", "rule[0].value"),
+            (
+                "[[rule]]\nmetric = \"X\"\npattern = \"a\"\nvalue = \"\\\\d+\"",
+                "rule[0].value",
+            ),
             ("[[rule]]\nmetric = \"Timeouts\"\npattern = \"a\"", "rule[0].metric"),
-            ("[[rule]]\nmetric = \"X\"\npattern = \"a\"\nunit = \"Parsecs\"", "rule[0].unit"),
-            ("[[rule]]\nmetric = \"X\"\npattern = \"a\"\n[[rule]]\nmetric = \"X\"\npattern = \"b\"", "rule[1].metric"),
+            (
+                "[[rule]]\nmetric = \"X\"\npattern = \"a\"\nunit = \"Parsecs\"",
+                "rule[0].unit",
+            ),
+            (
+                "[[rule]]\nmetric = \"X\"\npattern = \"a\"\n[[rule]]\nmetric = \"X\"\npattern = \"b\"",
+                "rule[1].metric",
+            ),
             ("exclude = [\"{a\"]", "exclude[0]"),
             ("namespace = \"AWS/Lambda\"", "namespace"),
             ("max_decoded_bytes = 10", "max_decoded_bytes"),
         ];
         for (text, key) in cases {
             let err = Config::from_toml_str(text).unwrap_err().to_string();
-            assert!(err.contains(key), "config {text:?} gave {err:?}, which does not name {key}");
+            assert!(
+                err.contains(key),
+                "config {text:?} gave {err:?}, which does not name {key}"
+            );
         }
     }
 

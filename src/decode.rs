@@ -88,9 +88,9 @@ impl<'a> Envelope<'a> {
             };
         }
         if let Some(records) = event.get("Records").and_then(Value::as_array) {
-            let kinesis = records
-                .iter()
-                .any(|r| r.get("kinesis").is_some() || r.get("eventSource").and_then(Value::as_str) == Some("aws:kinesis"));
+            let kinesis = records.iter().any(|r| {
+                r.get("kinesis").is_some() || r.get("eventSource").and_then(Value::as_str) == Some("aws:kinesis")
+            });
             if !kinesis {
                 return Envelope::Unknown("a Records event that is not from Kinesis");
             }
@@ -177,7 +177,9 @@ mod tests {
             (&encode_batch(b"[1,2"), "json"),
         ];
         for (data, kind) in cases {
-            let err = decode_payload(data, 1024).and_then(|b| parse_message(&b).map(|_| ())).unwrap_err();
+            let err = decode_payload(data, 1024)
+                .and_then(|b| parse_message(&b).map(|_| ()))
+                .unwrap_err();
             assert_eq!(err.kind(), kind, "{data}: {err}");
         }
     }

@@ -82,7 +82,10 @@ pub fn render(target: Target<'_>, entries: &[Entry<'_>]) -> Vec<String> {
 }
 
 fn document(target: Target<'_>, group: &[(&Entry<'_>, Value)]) -> String {
-    let definitions: Vec<Value> = group.iter().map(|(e, _)| json!({"Name": e.name, "Unit": e.unit})).collect();
+    let definitions: Vec<Value> = group
+        .iter()
+        .map(|(e, _)| json!({"Name": e.name, "Unit": e.unit}))
+        .collect();
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
@@ -115,11 +118,22 @@ pub fn check_document(line: &str) -> Result<(), String> {
     }
     let doc: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     let aws = doc.get("_aws").ok_or("no _aws member")?;
-    aws.get("Timestamp").and_then(Value::as_i64).ok_or("no integer _aws.Timestamp")?;
-    let directives = aws.get("CloudWatchMetrics").and_then(Value::as_array).ok_or("no CloudWatchMetrics array")?;
+    aws.get("Timestamp")
+        .and_then(Value::as_i64)
+        .ok_or("no integer _aws.Timestamp")?;
+    let directives = aws
+        .get("CloudWatchMetrics")
+        .and_then(Value::as_array)
+        .ok_or("no CloudWatchMetrics array")?;
     for d in directives {
-        d.get("Namespace").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or("no Namespace")?;
-        let sets = d.get("Dimensions").and_then(Value::as_array).ok_or("no Dimensions array")?;
+        d.get("Namespace")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or("no Namespace")?;
+        let sets = d
+            .get("Dimensions")
+            .and_then(Value::as_array)
+            .ok_or("no Dimensions array")?;
         for set in sets {
             let keys = set.as_array().ok_or("a dimension set is not an array")?;
             if keys.len() > 30 {
@@ -166,24 +180,43 @@ mod tests {
     use super::*;
 
     fn target<'a>(dims: &'a [(&'a str, &'a str)], sets: &'a [&'a [&'a str]]) -> Target<'a> {
-        Target { namespace: "LambdaWatchdog", timestamp_ms: 1_764_410_400_000, dimensions: dims, dimension_sets: sets }
+        Target {
+            namespace: "LambdaWatchdog",
+            timestamp_ms: 1_764_410_400_000,
+            dimensions: dims,
+            dimension_sets: sets,
+        }
     }
 
     #[test]
     fn a_small_set_of_metrics_fits_one_document() {
         let durations = [1.5, 2.5];
         let entries = [
-            Entry { name: "Invocations", unit: "Count", value: EntryValue::Count(2) },
-            Entry { name: "Duration", unit: "Milliseconds", value: EntryValue::Values(&durations) },
+            Entry {
+                name: "Invocations",
+                unit: "Count",
+                value: EntryValue::Count(2),
+            },
+            Entry {
+                name: "Duration",
+                unit: "Milliseconds",
+                value: EntryValue::Values(&durations),
+            },
         ];
-        let docs = render(target(&[("FunctionName", "uploader")], &[&["FunctionName"], &[]]), &entries);
+        let docs = render(
+            target(&[("FunctionName", "uploader")], &[&["FunctionName"], &[]]),
+            &entries,
+        );
         assert_eq!(docs.len(), 1);
         check_document(&docs[0]).unwrap();
         let doc: Value = serde_json::from_str(&docs[0]).unwrap();
         assert_eq!(doc["FunctionName"], "uploader");
         assert_eq!(doc["Invocations"], 2);
         assert_eq!(doc["Duration"], json!([1.5, 2.5]));
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["FunctionName"], []]));
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["FunctionName"], []])
+        );
         assert_eq!(doc["_aws"]["Timestamp"], 1_764_410_400_000i64);
     }
 
@@ -191,8 +224,16 @@ mod tests {
     fn more_than_a_hundred_values_spill_into_further_documents_without_loss() {
         let durations: Vec<f64> = (0..250).map(f64::from).collect();
         let entries = [
-            Entry { name: "Invocations", unit: "Count", value: EntryValue::Count(250) },
-            Entry { name: "Duration", unit: "Milliseconds", value: EntryValue::Values(&durations) },
+            Entry {
+                name: "Invocations",
+                unit: "Count",
+                value: EntryValue::Count(250),
+            },
+            Entry {
+                name: "Duration",
+                unit: "Milliseconds",
+                value: EntryValue::Values(&durations),
+            },
         ];
         let docs = render(target(&[("FunctionName", "f")], &[&["FunctionName"]]), &entries);
         assert_eq!(docs.len(), 3);
@@ -211,14 +252,24 @@ mod tests {
     #[test]
     fn more_than_a_hundred_metrics_split_into_several_directives_documents() {
         let names: Vec<String> = (0..230).map(|i| format!("Rule{i}")).collect();
-        let entries: Vec<Entry<'_>> = names.iter().map(|n| Entry { name: n, unit: "Count", value: EntryValue::Count(1) }).collect();
+        let entries: Vec<Entry<'_>> = names
+            .iter()
+            .map(|n| Entry {
+                name: n,
+                unit: "Count",
+                value: EntryValue::Count(1),
+            })
+            .collect();
         let docs = render(target(&[], &[&[]]), &entries);
         assert_eq!(docs.len(), 3);
         let total: usize = docs
             .iter()
             .map(|d| {
                 check_document(d).unwrap();
-                serde_json::from_str::<Value>(d).unwrap()["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().len()
+                serde_json::from_str::<Value>(d).unwrap()["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                    .as_array()
+                    .unwrap()
+                    .len()
             })
             .sum();
         assert_eq!(total, 230);
@@ -228,10 +279,22 @@ mod tests {
     fn the_checker_catches_each_kind_of_violation() {
         let cases = [
             (r#"{"x":1}"#, "_aws"),
-            (r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["F"]],"Metrics":[{"Name":"A","Unit":"Count"}]}]},"A":1}"#, "dimension F"),
-            (r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"A","Unit":"Parsecs"}]}]},"A":1}"#, "unit"),
-            (r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"A"}]}]}}"#, "no numeric value"),
-            (r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["F"]],"Metrics":[]}]},"F":""}"#, "dimension F"),
+            (
+                r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["F"]],"Metrics":[{"Name":"A","Unit":"Count"}]}]},"A":1}"#,
+                "dimension F",
+            ),
+            (
+                r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"A","Unit":"Parsecs"}]}]},"A":1}"#,
+                "unit",
+            ),
+            (
+                r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[[]],"Metrics":[{"Name":"A"}]}]}}"#,
+                "no numeric value",
+            ),
+            (
+                r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["F"]],"Metrics":[]}]},"F":""}"#,
+                "dimension F",
+            ),
         ];
         for (doc, problem) in cases {
             let err = check_document(doc).unwrap_err();

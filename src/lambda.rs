@@ -37,7 +37,9 @@ impl Handler {
 
     /// A handler around a processor.
     pub fn new(processor: Processor) -> Handler {
-        Handler { processor: Mutex::new(processor) }
+        Handler {
+            processor: Mutex::new(processor),
+        }
     }
 
     /// Handles one event: metrics to stdout, and for Kinesis an empty partial-batch response.

@@ -15,16 +15,26 @@ pub fn init_lambda() {
         .unwrap_or_else(|| "info".into())
         .to_lowercase();
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     // Lambda adds its own timestamp to each line; JSON keeps ours for tools that parse it.
-    let _ = if json { builder.json().with_current_span(false).try_init() } else { builder.without_time().try_init() };
+    let _ = if json {
+        builder.json().with_current_span(false).try_init()
+    } else {
+        builder.without_time().try_init()
+    };
 }
 
 /// Sets up `tracing` for the CLI: warnings and worse to stderr unless `RUST_LOG` says otherwise.
 pub fn init_cli() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Writes EMF documents, one per line, each in a single write so no other output splits it.

@@ -11,7 +11,11 @@ use lambda_watchdog::summary::Summary;
 use lambda_watchdog::{Config, logging};
 
 #[derive(Parser)]
-#[command(name = "lambda-watchdog", version, about = "Watches a fleet of AWS Lambda functions through their CloudWatch Logs.")]
+#[command(
+    name = "lambda-watchdog",
+    version,
+    about = "Watches a fleet of AWS Lambda functions through their CloudWatch Logs."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,5 +123,9 @@ fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         eprintln!("lambda-watchdog: no .json, .log or .txt files found in the given paths");
         return Ok(ExitCode::from(1));
     }
-    Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -67,7 +67,9 @@ impl Level {
             word
         };
         Some(match word {
-            "ERROR" | "ERR" | "FATAL" | "CRITICAL" | "CRIT" | "PANIC" | "SEVERE" | "ALERT" | "EMERGENCY" | "EMERG" => Level::Error,
+            "ERROR" | "ERR" | "FATAL" | "CRITICAL" | "CRIT" | "PANIC" | "SEVERE" | "ALERT" | "EMERGENCY" | "EMERG" => {
+                Level::Error
+            }
             "WARN" | "WARNING" => Level::Warn,
             "INFO" | "NOTICE" => Level::Info,
             "DEBUG" | "TRACE" | "FINE" | "FINER" | "FINEST" => Level::Debug,
@@ -174,7 +176,9 @@ pub fn parse(message: &str) -> Line<'_> {
     let trimmed = message.trim_start();
     match trimmed.as_bytes().first() {
         Some(b'{') => parse_json(trimmed).unwrap_or_else(|| Line::App(parse_text_app(message))),
-        Some(b'S' | b'E' | b'R' | b'I' | b'X' | b'L' | b'T') => parse_text_platform(trimmed).unwrap_or_else(|| Line::App(parse_text_app(message))),
+        Some(b'S' | b'E' | b'R' | b'I' | b'X' | b'L' | b'T') => {
+            parse_text_platform(trimmed).unwrap_or_else(|| Line::App(parse_text_app(message)))
+        }
         _ => Line::App(parse_text_app(message)),
     }
 }
@@ -182,10 +186,14 @@ pub fn parse(message: &str) -> Line<'_> {
 fn parse_text_platform(line: &str) -> Option<Line<'_>> {
     let first = first_line(line);
     if let Some(rest) = first.strip_prefix("START RequestId: ") {
-        return Some(Line::Start { request_id: first_token(rest)? });
+        return Some(Line::Start {
+            request_id: first_token(rest)?,
+        });
     }
     if let Some(rest) = first.strip_prefix("END RequestId: ") {
-        return Some(Line::End { request_id: first_token(rest)? });
+        return Some(Line::End {
+            request_id: first_token(rest)?,
+        });
     }
     if let Some(rest) = first.strip_prefix("REPORT RequestId: ") {
         return Some(Line::Report(Report {
@@ -206,7 +214,15 @@ fn parse_text_platform(line: &str) -> Option<Line<'_>> {
             error_type: word_after(first, "Error Type:").map(Cow::Borrowed),
         });
     }
-    const QUIET: [&str; 7] = ["INIT_START", "RESTORE_START", "XRAY TraceId", "EXTENSION\t", "EXTENSION ", "TELEMETRY", "LOGS\t"];
+    const QUIET: [&str; 7] = [
+        "INIT_START",
+        "RESTORE_START",
+        "XRAY TraceId",
+        "EXTENSION\t",
+        "EXTENSION ",
+        "TELEMETRY",
+        "LOGS\t",
+    ];
     if QUIET.iter().any(|p| first.starts_with(p)) {
         return Some(Line::Platform);
     }
@@ -228,7 +244,9 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         let at = from + pos;
         let before = line[..at].trim_end_matches(' ');
         let qualified = before.len() < at
-            && ["Billed", "Init", "Restore", "Max", "Memory", "Billed Restore"].iter().any(|q| before.ends_with(q));
+            && ["Billed", "Init", "Restore", "Max", "Memory", "Billed Restore"]
+                .iter()
+                .any(|q| before.ends_with(q));
         let boundary = at == 0 || line[..at].ends_with(['\t', ' ']);
         if boundary && !qualified {
             return Some(line[at + key.len()..].trim_start_matches(' '));
@@ -240,7 +258,9 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 fn number_after(line: &str, key: &str) -> Option<f64> {
     let rest = value_after(line, key)?;
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 
@@ -260,7 +280,8 @@ pub fn is_request_id(token: &str) -> bool {
 
 /// A token that can stand before the level in a line prefix: a timestamp, a date, a request id.
 fn is_prefix_token(token: &str) -> bool {
-    is_request_id(token) || (token.bytes().any(|c| c.is_ascii_digit()) && !token.bytes().any(|c| c.is_ascii_lowercase()))
+    is_request_id(token)
+        || (token.bytes().any(|c| c.is_ascii_digit()) && !token.bytes().any(|c| c.is_ascii_lowercase()))
 }
 
 fn level_token(token: &str) -> Option<Level> {
@@ -286,7 +307,8 @@ fn parse_text_app(message: &str) -> AppLine<'_> {
             } else if let Some(l) = token.strip_prefix("level=").or_else(|| token.strip_prefix("lvl=")) {
                 level = Level::from_word(l.trim_matches('"'), true);
                 level_open = false;
-            } else if !(is_prefix_token(token) || (i == 0 && (token.starts_with("time=") || token.starts_with("ts=")))) {
+            } else if !(is_prefix_token(token) || (i == 0 && (token.starts_with("time=") || token.starts_with("ts="))))
+            {
                 level_open = false;
             }
         }
@@ -319,7 +341,9 @@ fn starts_like_a_crash(first: &str) -> bool {
 fn timed_out_after(message: &str) -> Option<f64> {
     let at = memchr::memmem::find(message.as_bytes(), b"Task timed out after ")?;
     let rest = &message[at + "Task timed out after ".len()..];
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
     rest[..end].parse().ok()
 }
 
@@ -360,7 +384,12 @@ struct JsonLine<'a> {
     levelname: Option<LevelField<'a>>,
     #[serde(rename = "requestId")]
     request_id: Option<&'a str>,
-    #[serde(rename = "AWSRequestId", alias = "AWSrequestId", alias = "request_id", alias = "aws_request_id")]
+    #[serde(
+        rename = "AWSRequestId",
+        alias = "AWSrequestId",
+        alias = "request_id",
+        alias = "aws_request_id"
+    )]
     aws_request_id: Option<&'a str>,
     #[serde(rename = "errorType")]
     error_type: Option<serde::de::IgnoredAny>,
@@ -402,7 +431,9 @@ fn parse_json(line: &str) -> Option<Line<'_>> {
         };
         let status = record.status.as_deref().map(Status::parse);
         return Some(match kind {
-            "start" => Line::Start { request_id: record.request_id? },
+            "start" => Line::Start {
+                request_id: record.request_id?,
+            },
             "report" => Line::Report(Report {
                 request_id: record.request_id?,
                 duration_ms: record.metrics.duration_ms,
@@ -413,7 +444,11 @@ fn parse_json(line: &str) -> Option<Line<'_>> {
                 status,
                 error_type: record.error_type,
             }),
-            "runtimeDone" => Line::RuntimeDone { request_id: record.request_id?, status, error_type: record.error_type },
+            "runtimeDone" => Line::RuntimeDone {
+                request_id: record.request_id?,
+                status,
+                error_type: record.error_type,
+            },
             "initReport" | "restoreReport" => Line::PhaseReport {
                 during_invoke: record.phase.as_deref() == Some("invoke"),
                 status,
@@ -461,13 +496,26 @@ mod tests {
     #[test]
     fn start_and_end_lines_give_their_request_id() {
         let cases = [
-            ("START RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21 Version: $LATEST\n", true),
-            ("START RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21\tVersion: 12\n", true),
+            (
+                "START RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21 Version: $LATEST\n",
+                true,
+            ),
+            (
+                "START RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21\tVersion: 12\n",
+                true,
+            ),
             ("END RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21\n", false),
-            (r#"{"time":"2026-11-29T10:00:00.000Z","type":"platform.start","record":{"requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21","version":"$LATEST"}}"#, true),
+            (
+                r#"{"time":"2026-11-29T10:00:00.000Z","type":"platform.start","record":{"requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21","version":"$LATEST"}}"#,
+                true,
+            ),
         ];
         for (line, is_start) in cases {
-            let expected = if is_start { Line::Start { request_id: ID } } else { Line::End { request_id: ID } };
+            let expected = if is_start {
+                Line::Start { request_id: ID }
+            } else {
+                Line::End { request_id: ID }
+            };
             assert_eq!(parse(line), expected, "{line}");
         }
     }
@@ -553,7 +601,9 @@ mod tests {
 
     #[test]
     fn a_snapstart_report_keeps_restore_apart_from_billed_restore() {
-        let r = report("REPORT RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21\tDuration: 10.00 ms\tRestore Duration: 518.37 ms\tBilled Restore Duration: 519 ms\n");
+        let r = report(
+            "REPORT RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21\tDuration: 10.00 ms\tRestore Duration: 518.37 ms\tBilled Restore Duration: 519 ms\n",
+        );
         assert_eq!(r.restore_duration_ms, Some(518.37));
         assert_eq!(r.duration_ms, Some(10.0));
     }
@@ -561,14 +611,38 @@ mod tests {
     #[test]
     fn phase_reports_give_phase_status_and_error_type() {
         let cases = [
-            ("INIT_REPORT Init Duration: 1236.04 ms\tPhase: init\tStatus: timeout\n", false, Some(Status::Timeout), None),
-            ("INIT_REPORT Init Duration: 1236.04 ms\tPhase: invoke\tStatus: error\tError Type: Extension.Crash\n", true, Some(Status::Error), Some("Extension.Crash")),
-            ("RESTORE_REPORT Restore Duration: 1236.04 ms\tStatus: error\tError Type: Runtime.ExitError\n", false, Some(Status::Error), Some("Runtime.ExitError")),
-            (r#"{"time":"t","type":"platform.initReport","record":{"initializationType":"on-demand","phase":"init","status":"error","errorType":"Runtime.Unknown","metrics":{"durationMs":10.0}}}"#, false, Some(Status::Error), Some("Runtime.Unknown")),
+            (
+                "INIT_REPORT Init Duration: 1236.04 ms\tPhase: init\tStatus: timeout\n",
+                false,
+                Some(Status::Timeout),
+                None,
+            ),
+            (
+                "INIT_REPORT Init Duration: 1236.04 ms\tPhase: invoke\tStatus: error\tError Type: Extension.Crash\n",
+                true,
+                Some(Status::Error),
+                Some("Extension.Crash"),
+            ),
+            (
+                "RESTORE_REPORT Restore Duration: 1236.04 ms\tStatus: error\tError Type: Runtime.ExitError\n",
+                false,
+                Some(Status::Error),
+                Some("Runtime.ExitError"),
+            ),
+            (
+                r#"{"time":"t","type":"platform.initReport","record":{"initializationType":"on-demand","phase":"init","status":"error","errorType":"Runtime.Unknown","metrics":{"durationMs":10.0}}}"#,
+                false,
+                Some(Status::Error),
+                Some("Runtime.Unknown"),
+            ),
         ];
         for (line, invoke, status, error_type) in cases {
             match parse(line) {
-                Line::PhaseReport { during_invoke, status: s, error_type: e } => {
+                Line::PhaseReport {
+                    during_invoke,
+                    status: s,
+                    error_type: e,
+                } => {
                     assert_eq!(during_invoke, invoke, "{line}");
                     assert_eq!(s, status, "{line}");
                     assert_eq!(e.as_deref(), error_type, "{line}");
@@ -596,7 +670,11 @@ mod tests {
     fn runtime_done_gives_status() {
         let line = r#"{"time":"t","type":"platform.runtimeDone","record":{"requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21","status":"failure","errorType":"Runtime.ExitError","metrics":{"durationMs":1233.9,"producedBytes":0}}}"#;
         match parse(line) {
-            Line::RuntimeDone { request_id, status, error_type } => {
+            Line::RuntimeDone {
+                request_id,
+                status,
+                error_type,
+            } => {
                 assert_eq!(request_id, ID);
                 assert_eq!(status, Some(Status::Failure));
                 assert_eq!(error_type.as_deref(), Some("Runtime.ExitError"));
@@ -608,23 +686,83 @@ mod tests {
     #[test]
     fn application_lines_of_every_runtime_give_request_id_and_level() {
         let cases: [(&str, Option<&str>, Option<Level>); 19] = [
-            ("[ERROR]\t2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tRequest failed\n", Some(ID), Some(Level::Error)),
-            ("[INFO]\t2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tERROR in the message is not a level\n", Some(ID), Some(Level::Info)),
-            ("[ERROR] KeyError: 'x'\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 3\n", None, Some(Level::Error)),
-            ("2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tERROR\tError: boom\n    at handler (/var/task/index.js:3:9)\n", Some(ID), Some(Level::Error)),
-            ("2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tERROR\tInvoke Error \t{\"errorType\":\"Error\",\"errorMessage\":\"x\"}\n", Some(ID), Some(Level::Error)),
-            ("2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tWARN\tslow\n", Some(ID), Some(Level::Warn)),
+            (
+                "[ERROR]\t2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tRequest failed\n",
+                Some(ID),
+                Some(Level::Error),
+            ),
+            (
+                "[INFO]\t2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tERROR in the message is not a level\n",
+                Some(ID),
+                Some(Level::Info),
+            ),
+            (
+                "[ERROR] KeyError: 'x'\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 3\n",
+                None,
+                Some(Level::Error),
+            ),
+            (
+                "2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tERROR\tError: boom\n    at handler (/var/task/index.js:3:9)\n",
+                Some(ID),
+                Some(Level::Error),
+            ),
+            (
+                "2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tERROR\tInvoke Error \t{\"errorType\":\"Error\",\"errorMessage\":\"x\"}\n",
+                Some(ID),
+                Some(Level::Error),
+            ),
+            (
+                "2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tWARN\tslow\n",
+                Some(ID),
+                Some(Level::Warn),
+            ),
             ("2026/11/29 10:00:01 ERROR failed to list\n", None, Some(Level::Error)),
             ("2026/11/29 10:00:01 processing the ERROR queue\n", None, None),
-            ("2026-11-29 10:05:01.234 b70435cc-261c-4438-b9b6-efe4c8f04b21 ERROR UserSync - Failed\n", Some(ID), Some(Level::Error)),
-            ("2026-11-29T10:00:01.123456Z ERROR my_crate::handler: failed\n", None, Some(Level::Error)),
-            ("[2026-11-29T10:00:01Z ERROR my_crate] failed\n", None, Some(Level::Error)),
-            ("time=2026-11-29T10:00:01Z level=error msg=\"failed\"\n", None, Some(Level::Error)),
-            ("panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\n", None, Some(Level::Error)),
-            ("thread 'main' panicked at src/main.rs:10:5:\nboom\n", None, Some(Level::Error)),
-            ("Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space\n", None, Some(Level::Error)),
-            ("RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21 Error: Runtime exited with error: signal: killed\nRuntime.ExitError\n", Some(ID), None),
-            ("2024-03-04T17:22:38.033Z b70435cc-261c-4438-b9b6-efe4c8f04b21 Task timed out after 3.00 seconds\n", Some(ID), None),
+            (
+                "2026-11-29 10:05:01.234 b70435cc-261c-4438-b9b6-efe4c8f04b21 ERROR UserSync - Failed\n",
+                Some(ID),
+                Some(Level::Error),
+            ),
+            (
+                "2026-11-29T10:00:01.123456Z ERROR my_crate::handler: failed\n",
+                None,
+                Some(Level::Error),
+            ),
+            (
+                "[2026-11-29T10:00:01Z ERROR my_crate] failed\n",
+                None,
+                Some(Level::Error),
+            ),
+            (
+                "time=2026-11-29T10:00:01Z level=error msg=\"failed\"\n",
+                None,
+                Some(Level::Error),
+            ),
+            (
+                "panic: runtime error: index out of range [3] with length 3\n\ngoroutine 1 [running]:\n",
+                None,
+                Some(Level::Error),
+            ),
+            (
+                "thread 'main' panicked at src/main.rs:10:5:\nboom\n",
+                None,
+                Some(Level::Error),
+            ),
+            (
+                "Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space\n",
+                None,
+                Some(Level::Error),
+            ),
+            (
+                "RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21 Error: Runtime exited with error: signal: killed\nRuntime.ExitError\n",
+                Some(ID),
+                None,
+            ),
+            (
+                "2024-03-04T17:22:38.033Z b70435cc-261c-4438-b9b6-efe4c8f04b21 Task timed out after 3.00 seconds\n",
+                Some(ID),
+                None,
+            ),
             ("just some words\n", None, None),
             ("Error: plain words first\n", None, None),
         ];
@@ -638,12 +776,36 @@ mod tests {
     #[test]
     fn json_application_lines_give_request_id_and_level_in_any_case() {
         let cases: [(&str, Option<&str>, Option<Level>); 7] = [
-            (r#"{"timestamp":"2026-11-29T10:00:01Z","level":"ERROR","message":"boom","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#, Some(ID), Some(Level::Error)),
-            (r#"{"timestamp":"2026-11-29T10:00:01Z","level":"error","message":"boom","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#, Some(ID), Some(Level::Error)),
-            (r#"{"timestamp":"2026-11-29T10:00:01Z","level":"warning","message":"ERROR is a word here","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#, Some(ID), Some(Level::Warn)),
-            (r#"{"timestamp":"2026-11-29T10:00:01Z","level":"FATAL","message":"x","AWSRequestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21","logger":"com.x"}"#, Some(ID), Some(Level::Error)),
-            (r#"{"level":50,"time":1764410400000,"msg":"pino error"}"#, None, Some(Level::Error)),
-            (r#"{"errorMessage":"Rate exceeded","errorType":"com.amazonaws.AmazonServiceException","stackTrace":["a","b"]}"#, None, Some(Level::Error)),
+            (
+                r#"{"timestamp":"2026-11-29T10:00:01Z","level":"ERROR","message":"boom","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#,
+                Some(ID),
+                Some(Level::Error),
+            ),
+            (
+                r#"{"timestamp":"2026-11-29T10:00:01Z","level":"error","message":"boom","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#,
+                Some(ID),
+                Some(Level::Error),
+            ),
+            (
+                r#"{"timestamp":"2026-11-29T10:00:01Z","level":"warning","message":"ERROR is a word here","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#,
+                Some(ID),
+                Some(Level::Warn),
+            ),
+            (
+                r#"{"timestamp":"2026-11-29T10:00:01Z","level":"FATAL","message":"x","AWSRequestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21","logger":"com.x"}"#,
+                Some(ID),
+                Some(Level::Error),
+            ),
+            (
+                r#"{"level":50,"time":1764410400000,"msg":"pino error"}"#,
+                None,
+                Some(Level::Error),
+            ),
+            (
+                r#"{"errorMessage":"Rate exceeded","errorType":"com.amazonaws.AmazonServiceException","stackTrace":["a","b"]}"#,
+                None,
+                Some(Level::Error),
+            ),
             (r#"{"message":"no level at all"}"#, None, None),
         ];
         for (line, id, level) in cases {
@@ -655,16 +817,25 @@ mod tests {
 
     #[test]
     fn task_timed_out_gives_the_timeout_in_seconds() {
-        let a = app("2024-03-04T17:22:38.033Z b70435cc-261c-4438-b9b6-efe4c8f04b21 Task timed out after 3.00 seconds\n");
+        let a =
+            app("2024-03-04T17:22:38.033Z b70435cc-261c-4438-b9b6-efe4c8f04b21 Task timed out after 3.00 seconds\n");
         assert_eq!(a.timed_out_after, Some(3.0));
-        let a = app(r#"{"timestamp":"t","level":"ERROR","message":"Task timed out after 30.02 seconds","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#);
+        let a = app(
+            r#"{"timestamp":"t","level":"ERROR","message":"Task timed out after 30.02 seconds","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#,
+        );
         assert_eq!(a.timed_out_after, Some(30.02));
     }
 
     #[test]
     fn chunk_sizes_are_read_from_text_and_json() {
-        assert_eq!(app("[INFO]\tt\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tprocessed chunk_size=50 items").chunk_size, Some(50.0));
-        assert_eq!(app(r#"{"level":"INFO","message":"batch","chunk_size":25}"#).chunk_size, Some(25.0));
+        assert_eq!(
+            app("[INFO]\tt\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tprocessed chunk_size=50 items").chunk_size,
+            Some(50.0)
+        );
+        assert_eq!(
+            app(r#"{"level":"INFO","message":"batch","chunk_size":25}"#).chunk_size,
+            Some(25.0)
+        );
         assert_eq!(app("nothing").chunk_size, None);
     }
 

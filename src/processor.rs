@@ -306,7 +306,11 @@ pub fn function_name(log_group: &str) -> &str {
         Some(name) => name,
         None => log_group.rsplit('/').next().unwrap_or(log_group),
     };
-    if name.is_empty() { if log_group.is_empty() { "unknown" } else { log_group } } else { name }
+    if name.is_empty() {
+        if log_group.is_empty() { "unknown" } else { log_group }
+    } else {
+        name
+    }
 }
 
 impl Processor {
@@ -338,12 +342,21 @@ impl Processor {
 
     fn resolve_timeout(&self, function: &str, settings: &FunctionSettings) -> Timeout {
         if let Some(seconds) = settings.timeout_seconds {
-            return Timeout { seconds, source: TimeoutSource::Config };
+            return Timeout {
+                seconds,
+                source: TimeoutSource::Config,
+            };
         }
         if let Some(&seconds) = self.learned.get(function) {
-            return Timeout { seconds, source: TimeoutSource::Learned };
+            return Timeout {
+                seconds,
+                source: TimeoutSource::Learned,
+            };
         }
-        Timeout { seconds: self.config.defaults.timeout_seconds, source: TimeoutSource::Default }
+        Timeout {
+            seconds: self.config.defaults.timeout_seconds,
+            source: TimeoutSource::Default,
+        }
     }
 
     fn settings_for(&mut self, function: &str) -> Arc<FunctionSettings> {
@@ -379,7 +392,10 @@ impl Processor {
                 Shape::Decoded
             }
             Envelope::Unknown(what) => {
-                warn!(shape = what, "Skipped an event that is not a CloudWatch Logs subscription delivery.");
+                warn!(
+                    shape = what,
+                    "Skipped an event that is not a CloudWatch Logs subscription delivery."
+                );
                 acc.telemetry.add(ProcessorMetric::DecodeFailures, 1);
                 Shape::Unknown
             }
@@ -405,7 +421,13 @@ impl Processor {
         }
     }
 
-    fn decode_failed(&self, err: &DecodeError, log_group: Option<&str>, sequence_number: Option<&str>, acc: &mut Accumulator) {
+    fn decode_failed(
+        &self,
+        err: &DecodeError,
+        log_group: Option<&str>,
+        sequence_number: Option<&str>,
+        acc: &mut Accumulator,
+    ) {
         warn!(
             log_group = log_group.unwrap_or("unknown"),
             kinesis_sequence_number = sequence_number,
@@ -478,19 +500,30 @@ impl Processor {
                     }
                     stream.last = Some(report.request_id.to_string());
                 }
-                Line::RuntimeDone { request_id, status, error_type } => {
+                Line::RuntimeDone {
+                    request_id,
+                    status,
+                    error_type,
+                } => {
                     let s = slot(request_id, &mut invocations);
                     let inv = &mut invocations[s].1;
                     let flags = inv.take_status(status, error_type.as_deref());
                     inv.mark(flags, i, ts, flags != 0);
                 }
-                Line::PhaseReport { during_invoke, status, error_type } => {
+                Line::PhaseReport {
+                    during_invoke,
+                    status,
+                    error_type,
+                } => {
                     let failed = matches!(status, Some(s) if s.is_failure() || s == Status::Timeout);
                     if failed {
                         let bucket = bucket(acc, &function, minute, &settings);
                         bucket.counts[Metric::InitFailures.count_index().unwrap_or(0)] += 1;
                     }
-                    if failed && during_invoke && let Some(current) = stream.current.clone() {
+                    if failed
+                        && during_invoke
+                        && let Some(current) = stream.current.clone()
+                    {
                         let s = slot(&current, &mut invocations);
                         let inv = &mut invocations[s].1;
                         let flags = inv.take_status(status, error_type.as_deref());
@@ -547,7 +580,9 @@ impl Processor {
     }
 
     fn rule_hits(&self, settings: &FunctionSettings, line: &str) -> Vec<(usize, Option<f64>)> {
-        let Some(set) = &settings.rule_set else { return Vec::new() };
+        let Some(set) = &settings.rule_set else {
+            return Vec::new();
+        };
         set.matches(line)
             .into_iter()
             .map(|k| {
@@ -572,7 +607,8 @@ impl Processor {
         let reported = f & raw::REPORTED != 0;
         let timed_out = f & raw::TIMEOUT != 0;
         let failed = f & raw::FAILED != 0;
-        let memory_full = matches!((inv.max_memory_used_mb, inv.memory_size_mb), (Some(used), Some(size)) if used >= size);
+        let memory_full =
+            matches!((inv.max_memory_used_mb, inv.memory_size_mb), (Some(used), Some(size)) if used >= size);
         let oom = f & raw::OOM != 0 || (memory_full && (failed || timed_out));
         let errored = (failed || f & raw::ERROR_LINE != 0) && !timed_out;
 
@@ -588,10 +624,16 @@ impl Processor {
         set(Metric::Errors, errored);
         set(Metric::RateLimited, f & raw::RATE_LIMITED != 0);
         set(Metric::TooManyConnections, f & raw::TOO_MANY_CONNECTIONS != 0);
-        set(Metric::ConnectionErrors, f & (raw::CONNECTION_ERROR | raw::TOO_MANY_CONNECTIONS) != 0);
+        set(
+            Metric::ConnectionErrors,
+            f & (raw::CONNECTION_ERROR | raw::TOO_MANY_CONNECTIONS) != 0,
+        );
         set(Metric::ColdStarts, reported && inv.init_duration_ms.is_some());
         if let (true, Some(ms)) = (reported, inv.duration_ms) {
-            set(Metric::NearTimeout, !timed_out && ms >= settings.near_timeout_ratio * timeout.seconds * 1000.0);
+            set(
+                Metric::NearTimeout,
+                !timed_out && ms >= settings.near_timeout_ratio * timeout.seconds * 1000.0,
+            );
             set(
                 Metric::ShortRuns,
                 settings.chunked && !timed_out && !errored && !oom && ms < settings.short_run_seconds * 1000.0,
@@ -601,8 +643,12 @@ impl Processor {
         let before = self.counted.get_or_insert_with(id.clone(), CountedBefore::default);
         let new = Counted(counted.0 & !before.counted.0);
         before.counted.0 |= counted.0;
-        let new_rules: Vec<(usize, Option<f64>)> =
-            inv.rules.iter().filter(|(r, _)| !before.rules.contains(r)).copied().collect();
+        let new_rules: Vec<(usize, Option<f64>)> = inv
+            .rules
+            .iter()
+            .filter(|(r, _)| !before.rules.contains(r))
+            .copied()
+            .collect();
         before.rules.extend(new_rules.iter().map(|(r, _)| *r));
         if new.is_empty() && new_rules.is_empty() {
             return;
@@ -620,7 +666,12 @@ impl Processor {
                 (Some(used), Some(size)) if size > 0.0 => Some(used / size * 100.0),
                 _ => None,
             };
-            let values = [inv.duration_ms, inv.init_duration_ms, inv.max_memory_used_mb, utilization];
+            let values = [
+                inv.duration_ms,
+                inv.init_duration_ms,
+                inv.max_memory_used_mb,
+                utilization,
+            ];
             for (slot, value) in b.values.iter_mut().zip(values) {
                 slot.extend(value);
             }
@@ -648,7 +699,10 @@ impl Processor {
             timeout,
             chunk_size: inv.chunk_size,
             error_type: inv.error_type,
-            rules: new_rules.iter().map(|&(r, v)| (self.config.rules[r].metric.clone(), v)).collect(),
+            rules: new_rules
+                .iter()
+                .map(|&(r, v)| (self.config.rules[r].metric.clone(), v))
+                .collect(),
             evidence,
         });
     }
@@ -660,22 +714,38 @@ impl Processor {
             let mut entries: Vec<Entry<'_>> = Metric::COUNTS
                 .iter()
                 .zip(b.counts)
-                .map(|(m, n)| Entry { name: m.name(), unit: m.unit().name(), value: EntryValue::Count(n) })
+                .map(|(m, n)| Entry {
+                    name: m.name(),
+                    unit: m.unit().name(),
+                    value: EntryValue::Count(n),
+                })
                 .collect();
             for (m, values) in Metric::VALUES.iter().zip(&b.values) {
                 if !values.is_empty() {
-                    entries.push(Entry { name: m.name(), unit: m.unit().name(), value: EntryValue::Values(values) });
+                    entries.push(Entry {
+                        name: m.name(),
+                        unit: m.unit().name(),
+                        value: EntryValue::Values(values),
+                    });
                 }
             }
             for &rule in &b.applicable_rules {
                 let r = &self.config.rules[rule];
                 if r.value.is_some() {
                     if let Some(values) = b.rule_values.get(&rule) {
-                        entries.push(Entry { name: &r.metric, unit: r.unit, value: EntryValue::Values(values) });
+                        entries.push(Entry {
+                            name: &r.metric,
+                            unit: r.unit,
+                            value: EntryValue::Values(values),
+                        });
                     }
                 } else {
                     let n = b.rule_counts.get(&rule).copied().unwrap_or(0);
-                    entries.push(Entry { name: &r.metric, unit: r.unit, value: EntryValue::Count(n) });
+                    entries.push(Entry {
+                        name: &r.metric,
+                        unit: r.unit,
+                        value: EntryValue::Count(n),
+                    });
                 }
             }
             let target = Target {
@@ -689,7 +759,11 @@ impl Processor {
         let now = self.clock.now_ms(acc.newest_ms);
         let processor_entries: Vec<Entry<'_>> = ProcessorMetric::ALL
             .iter()
-            .map(|m| Entry { name: m.name(), unit: Unit::Count.name(), value: EntryValue::Count(acc.telemetry.get(*m)) })
+            .map(|m| Entry {
+                name: m.name(),
+                unit: Unit::Count.name(),
+                value: EntryValue::Count(acc.telemetry.get(*m)),
+            })
             .collect();
         let target = Target {
             namespace,
@@ -698,15 +772,22 @@ impl Processor {
             dimension_sets: &[&["Processor"]],
         };
         documents.extend(emf::render(target, &processor_entries));
-        Outcome { shape, documents, invocations: acc.records, telemetry: acc.telemetry }
+        Outcome {
+            shape,
+            documents,
+            invocations: acc.records,
+            telemetry: acc.telemetry,
+        }
     }
 }
 
 fn bucket<'a>(acc: &'a mut Accumulator, function: &str, minute: i64, settings: &FunctionSettings) -> &'a mut Bucket {
-    acc.buckets.entry((function.to_string(), minute)).or_insert_with(|| Bucket {
-        applicable_rules: settings.rules.clone(),
-        ..Bucket::default()
-    })
+    acc.buckets
+        .entry((function.to_string(), minute))
+        .or_insert_with(|| Bucket {
+            applicable_rules: settings.rules.clone(),
+            ..Bucket::default()
+        })
 }
 
 fn take_report(inv: &mut Invocation, report: &Report<'_>, ts: i64) -> u16 {
@@ -748,7 +829,9 @@ fn evidence_at(message: &DataMessage<'_>, i: usize) -> Evidence {
         timestamp_ms: events[i].timestamp,
         line: line(i),
         before: (i.saturating_sub(EVIDENCE_CONTEXT_LINES)..i).map(line).collect(),
-        after: (i + 1..(i + 1 + EVIDENCE_CONTEXT_LINES).min(events.len())).map(line).collect(),
+        after: (i + 1..(i + 1 + EVIDENCE_CONTEXT_LINES).min(events.len()))
+            .map(line)
+            .collect(),
     }
 }
 

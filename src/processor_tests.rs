@@ -11,11 +11,20 @@ const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 const STREAM: &str = "2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef";
 
 fn processor(config: &str) -> Processor {
-    Processor::new(Config::from_toml_str(config).unwrap(), Clock::Fixed(T0 + 3_600_000), None, "lambda-watchdog")
+    Processor::new(
+        Config::from_toml_str(config).unwrap(),
+        Clock::Fixed(T0 + 3_600_000),
+        None,
+        "lambda-watchdog",
+    )
 }
 
 fn batch(function: &str, lines: &[String]) -> Value {
-    let events: Vec<(i64, &str)> = lines.iter().enumerate().map(|(i, l)| (T0 + i as i64 * 1000, l.as_str())).collect();
+    let events: Vec<(i64, &str)> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (T0 + i as i64 * 1000, l.as_str()))
+        .collect();
     data_message(&format!("/aws/lambda/{function}"), STREAM, &events)
 }
 
@@ -252,13 +261,19 @@ fn stream_state_carries_an_invocation_across_batches() {
     p.handle_event(&direct_event(&batch("f", &[start(A)])));
     let second = p.handle_event(&direct_event(&batch(
         "f",
-        &["2026/11/29 10:00:05 ERROR pq: sorry, too many clients already\n".into(), report(A, 100.0, "")],
+        &[
+            "2026/11/29 10:00:05 ERROR pq: sorry, too many clients already\n".into(),
+            report(A, 100.0, ""),
+        ],
     )));
     assert_eq!(total(&second, "f", "TooManyConnections"), 1.0);
     assert_eq!(total(&second, "f", "Invocations"), 1.0);
     let record = second.invocations.iter().find(|r| r.request_id == A).unwrap();
     assert!(record.counted.has(Metric::Errors));
-    assert_eq!(record.evidence[0].line, "2026/11/29 10:00:05 ERROR pq: sorry, too many clients already");
+    assert_eq!(
+        record.evidence[0].line,
+        "2026/11/29 10:00:05 ERROR pq: sorry, too many clients already"
+    );
 }
 
 #[test]
@@ -276,8 +291,21 @@ fn a_batch_delivered_twice_is_counted_once() {
 #[test]
 fn a_learned_timeout_is_remembered_for_later_batches() {
     let mut p = processor("");
-    p.handle_event(&direct_event(&batch("f", &[start(A), format!("t {A} Task timed out after 30.00 seconds"), report(A, 30_004.0, "")])));
-    assert_eq!(p.timeout_for("f"), Timeout { seconds: 30.0, source: TimeoutSource::Learned });
+    p.handle_event(&direct_event(&batch(
+        "f",
+        &[
+            start(A),
+            format!("t {A} Task timed out after 30.00 seconds"),
+            report(A, 30_004.0, ""),
+        ],
+    )));
+    assert_eq!(
+        p.timeout_for("f"),
+        Timeout {
+            seconds: 30.0,
+            source: TimeoutSource::Learned
+        }
+    );
     let later = p.handle_event(&direct_event(&batch("f", &[start(B), report(B, 25_000.0, "")])));
     assert_eq!(total(&later, "f", "NearTimeout"), 1.0);
     assert_eq!(p.timeout_for("g").source, TimeoutSource::Default);
@@ -300,7 +328,11 @@ fn events_outside_the_emf_window_are_counted_not_emitted() {
     let lines = [start(A), report(A, 100.0, "Status: error")];
     let old = T0 - 15 * 24 * 3_600_000;
     let future = T0 + 4 * 3_600_000;
-    let events: Vec<(i64, &str)> = vec![(old, lines[0].as_str()), (old, lines[1].as_str()), (future, lines[1].as_str())];
+    let events: Vec<(i64, &str)> = vec![
+        (old, lines[0].as_str()),
+        (old, lines[1].as_str()),
+        (future, lines[1].as_str()),
+    ];
     let outcome = p.handle_event(&direct_event(&data_message("/aws/lambda/f", STREAM, &events)));
     assert_eq!(processor_total(&outcome, "EventsTooOld"), 2);
     assert_eq!(processor_total(&outcome, "EventsTooNew"), 1);
@@ -310,12 +342,24 @@ fn events_outside_the_emf_window_are_counted_not_emitted() {
 #[test]
 fn excluded_and_own_log_groups_are_never_processed() {
     let config = Config::from_toml_str("exclude = [\"/aws/lambda/noisy-*\"]").unwrap();
-    let mut p = Processor::new(config, Clock::Fixed(T0), Some("/aws/lambda/lambda-watchdog".into()), "lambda-watchdog");
+    let mut p = Processor::new(
+        config,
+        Clock::Fixed(T0),
+        Some("/aws/lambda/lambda-watchdog".into()),
+        "lambda-watchdog",
+    );
     for function in ["noisy-1", "lambda-watchdog"] {
-        let outcome = p.handle_event(&direct_event(&batch(function, &[start(A), report(A, 1.0, "Status: error")])));
+        let outcome = p.handle_event(&direct_event(&batch(
+            function,
+            &[start(A), report(A, 1.0, "Status: error")],
+        )));
         assert_eq!(processor_total(&outcome, "BatchesExcluded"), 1, "{function}");
         assert!(outcome.invocations.is_empty(), "{function}");
-        assert_eq!(outcome.documents.len(), 1, "only the processor's own document for {function}");
+        assert_eq!(
+            outcome.documents.len(),
+            1,
+            "only the processor's own document for {function}"
+        );
     }
 }
 
@@ -332,7 +376,11 @@ fn control_messages_and_unknown_events_are_counted_and_skipped() {
 #[test]
 fn a_bad_kinesis_record_is_skipped_and_its_neighbours_are_processed() {
     let mut p = processor("");
-    let mut event = kinesis_event(&[batch("f", &[start(A), report(A, 1.0, "")]), batch("f", &[]), batch("f", &[start(B), report(B, 1.0, "")])]);
+    let mut event = kinesis_event(&[
+        batch("f", &[start(A), report(A, 1.0, "")]),
+        batch("f", &[]),
+        batch("f", &[start(B), report(B, 1.0, "")]),
+    ]);
     event["Records"][1]["kinesis"]["data"] = json!("H4sI-not-base64!");
     let outcome = p.handle_event(&event);
     assert_eq!(outcome.shape, Shape::Kinesis);

@@ -63,7 +63,10 @@ pub fn collect(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<ReplayError>) {
                     found.sort();
                     files.extend(found);
                 }
-                Err(source) => errors.push(ReplayError::Read { path: path.display().to_string(), source }),
+                Err(source) => errors.push(ReplayError::Read {
+                    path: path.display().to_string(),
+                    source,
+                }),
             }
         } else {
             files.push(path.clone());
@@ -77,12 +80,22 @@ fn extension(path: &Path) -> Option<&str> {
 }
 
 /// Replays one file, returning one outcome per event in it.
-pub fn replay_file(processor: &mut Processor, path: &Path, log_group: Option<&str>) -> Result<Vec<Outcome>, ReplayError> {
+pub fn replay_file(
+    processor: &mut Processor,
+    path: &Path,
+    log_group: Option<&str>,
+) -> Result<Vec<Outcome>, ReplayError> {
     let display = || path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read { path: display(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
+        path: display(),
+        source,
+    })?;
     match extension(path) {
         Some("json") => {
-            let value: Value = serde_json::from_slice(&bytes).map_err(|source| ReplayError::NotJson { path: display(), source })?;
+            let value: Value = serde_json::from_slice(&bytes).map_err(|source| ReplayError::NotJson {
+                path: display(),
+                source,
+            })?;
             Ok(match &value {
                 Value::Array(events) => events.iter().map(|e| processor.handle_event(e)).collect(),
                 event => vec![processor.handle_event(event)],
@@ -91,7 +104,11 @@ pub fn replay_file(processor: &mut Processor, path: &Path, log_group: Option<&st
         Some("log" | "txt") => {
             let group = log_group.ok_or_else(|| ReplayError::NoLogGroup { path: display() })?;
             let text = String::from_utf8_lossy(&bytes);
-            let message = plain_lines_message(group, &path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), &text);
+            let message = plain_lines_message(
+                group,
+                &path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+                &text,
+            );
             Ok(vec![processor.handle_message(&message)])
         }
         _ => Err(ReplayError::UnknownKind { path: display() }),
@@ -110,7 +127,11 @@ pub fn plain_lines_message<'a>(log_group: &str, log_stream: &str, text: &'a str)
             if let Some(ts) = leading_timestamp_ms(line) {
                 last = ts;
             }
-            LogEvent { id: i.to_string().into(), timestamp: last, message: line.into() }
+            LogEvent {
+                id: i.to_string().into(),
+                timestamp: last,
+                message: line.into(),
+            }
         })
         .collect();
     DataMessage {
@@ -130,7 +151,7 @@ pub fn leading_timestamp_ms(line: &str) -> Option<i64> {
     if start > 12 {
         return None;
     }
-    let s = line[start..].as_bytes();
+    let s = &line.as_bytes()[start..];
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
         if !part.iter().all(u8::is_ascii_digit) {
@@ -138,7 +159,8 @@ pub fn leading_timestamp_ms(line: &str) -> Option<i64> {
         }
         std::str::from_utf8(part).ok()?.parse().ok()
     };
-    let sep_ok = matches!(s.get(4), Some(b'-' | b'/')) && s.get(7) == s.get(4) && matches!(s.get(10), Some(b'T' | b' '));
+    let sep_ok =
+        matches!(s.get(4), Some(b'-' | b'/')) && s.get(7) == s.get(4) && matches!(s.get(10), Some(b'T' | b' '));
     if !sep_ok || s.get(13) != Some(&b':') || s.get(16) != Some(&b':') {
         return None;
     }

@@ -114,26 +114,53 @@ mod tests {
     #[test]
     fn each_documented_wording_raises_its_signal() {
         let cases = [
-            ("Request failed: API Rate Limit Exceeded (retry-after 30)", Signal::RateLimited),
-            ("An error occurred (ThrottlingException) when calling the PutMetricData operation: Rate exceeded", Signal::RateLimited),
+            (
+                "Request failed: API Rate Limit Exceeded (retry-after 30)",
+                Signal::RateLimited,
+            ),
+            (
+                "An error occurred (ThrottlingException) when calling the PutMetricData operation: Rate exceeded",
+                Signal::RateLimited,
+            ),
             ("TooManyRequestsException: Rate exceeded", Signal::RateLimited),
             ("got HTTP 429 from api.example.com", Signal::RateLimited),
             ("429 Too Many Requests", Signal::RateLimited),
-            ("An error occurred (SlowDown) when calling the PutObject operation: Please reduce your request rate.", Signal::RateLimited),
+            (
+                "An error occurred (SlowDown) when calling the PutObject operation: Please reduce your request rate.",
+                Signal::RateLimited,
+            ),
             ("RequestLimitExceeded: Request limit exceeded.", Signal::RateLimited),
-            ("ProvisionedThroughputExceededException: The level of configured provisioned throughput", Signal::RateLimited),
-            ("Error: ER_CON_COUNT_ERROR: Too many connections", Signal::TooManyConnections),
+            (
+                "ProvisionedThroughputExceededException: The level of configured provisioned throughput",
+                Signal::RateLimited,
+            ),
+            (
+                "Error: ER_CON_COUNT_ERROR: Too many connections",
+                Signal::TooManyConnections,
+            ),
             ("FATAL: sorry, too many clients already", Signal::TooManyConnections),
-            ("FATAL: remaining connection slots are reserved for non-replication superuser connections", Signal::TooManyConnections),
+            (
+                "FATAL: remaining connection slots are reserved for non-replication superuser connections",
+                Signal::TooManyConnections,
+            ),
             ("connect ECONNREFUSED 10.0.3.7:3306", Signal::ConnectionError),
             ("read ECONNRESET", Signal::ConnectionError),
             ("connect ETIMEDOUT 10.0.0.1:443", Signal::ConnectionError),
-            ("dial tcp 10.0.4.9:5432: connect: connection refused", Signal::ConnectionError),
+            (
+                "dial tcp 10.0.4.9:5432: connect: connection refused",
+                Signal::ConnectionError,
+            ),
             ("[Errno 104] Connection reset by peer", Signal::ConnectionError),
-            ("could not connect to server: Connection refused", Signal::ConnectionError),
+            (
+                "could not connect to server: Connection refused",
+                Signal::ConnectionError,
+            ),
             ("Runtime.OutOfMemory", Signal::OutOfMemory),
             ("java.lang.OutOfMemoryError: Java heap space", Signal::OutOfMemory),
-            ("FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory", Signal::OutOfMemory),
+            (
+                "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+                Signal::OutOfMemory,
+            ),
             ("fatal error: runtime: out of memory", Signal::OutOfMemory),
             ("[ERROR] MemoryError", Signal::OutOfMemory),
             ("failed to allocate memory (NoMemoryError)", Signal::OutOfMemory),
@@ -148,7 +175,13 @@ mod tests {
 
     #[test]
     fn ordinary_lines_raise_nothing() {
-        for text in ["processed chunk_size=50 items", "connected to db in 12 ms", "rate: 200 req/s", "memory: 120 MB", ""] {
+        for text in [
+            "processed chunk_size=50 items",
+            "connected to db in 12 ms",
+            "rate: 200 req/s",
+            "memory: 120 MB",
+            "",
+        ] {
             assert!(scan(text).is_empty(), "{text:?}");
         }
     }

@@ -52,7 +52,12 @@ impl Stats {
         }
         values.sort_by(f64::total_cmp);
         let rank = |p: f64| values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
-        Some(Stats { p50: rank(0.5), p95: rank(0.95), max: values[values.len() - 1], count: values.len() })
+        Some(Stats {
+            p50: rank(0.5),
+            p95: rank(0.95),
+            max: values[values.len() - 1],
+            count: values.len(),
+        })
     }
 }
 
@@ -74,16 +79,19 @@ impl Summary {
         self.documents += outcome.documents.len();
         self.telemetry.merge(&outcome.telemetry);
         for record in &outcome.invocations {
-            let f = self.functions.entry(record.function.clone()).or_insert_with(|| FunctionSummary {
-                function: record.function.clone(),
-                counts: Metric::COUNTS.iter().map(|m| (m.name(), 0)).collect(),
-                rules: BTreeMap::new(),
-                duration_ms: None,
-                timeout: record.timeout,
-                chunk_size: None,
-                notes: Vec::new(),
-                durations: Vec::new(),
-            });
+            let f = self
+                .functions
+                .entry(record.function.clone())
+                .or_insert_with(|| FunctionSummary {
+                    function: record.function.clone(),
+                    counts: Metric::COUNTS.iter().map(|m| (m.name(), 0)).collect(),
+                    rules: BTreeMap::new(),
+                    duration_ms: None,
+                    timeout: record.timeout,
+                    chunk_size: None,
+                    notes: Vec::new(),
+                    durations: Vec::new(),
+                });
             for metric in record.counted.metrics() {
                 *f.counts.entry(metric.name()).or_default() += 1;
             }
@@ -109,7 +117,11 @@ impl Summary {
         let mut all: Vec<&FunctionSummary> = self.functions.values().collect();
         all.sort_by_key(|f| {
             let c = |m: Metric| f.counts.get(m.name()).copied().unwrap_or(0);
-            std::cmp::Reverse((c(Metric::Timeouts) + c(Metric::OutOfMemory), c(Metric::Errors), c(Metric::Invocations)))
+            std::cmp::Reverse((
+                c(Metric::Timeouts) + c(Metric::OutOfMemory),
+                c(Metric::Errors),
+                c(Metric::Invocations),
+            ))
         });
         all
     }
@@ -121,7 +133,10 @@ impl Summary {
 
     /// The report as JSON, for scripts.
     pub fn to_json(&self) -> serde_json::Value {
-        let processor: BTreeMap<&str, u64> = ProcessorMetric::ALL.iter().map(|m| (m.name(), self.telemetry.get(*m))).collect();
+        let processor: BTreeMap<&str, u64> = ProcessorMetric::ALL
+            .iter()
+            .map(|m| (m.name(), self.telemetry.get(*m)))
+            .collect();
         serde_json::json!({
             "functions": self.functions(),
             "processor": processor,
@@ -159,15 +174,32 @@ impl Summary {
             }
             match f.duration_ms {
                 Some(s) => {
-                    let _ = write!(out, " {:>9} {:>9} {:>9}", seconds(s.p50), seconds(s.p95), seconds(s.max));
+                    let _ = write!(
+                        out,
+                        " {:>9} {:>9} {:>9}",
+                        seconds(s.p50),
+                        seconds(s.p95),
+                        seconds(s.max)
+                    );
                 }
                 None => {
                     let _ = write!(out, " {:>9} {:>9} {:>9}", "-", "-", "-");
                 }
             }
-            let _ = writeln!(out, " {:>12}", format!("{} ({})", seconds(f.timeout.seconds * 1000.0), source_word(f.timeout.source)));
+            let _ = writeln!(
+                out,
+                " {:>12}",
+                format!(
+                    "{} ({})",
+                    seconds(f.timeout.seconds * 1000.0),
+                    source_word(f.timeout.source)
+                )
+            );
         }
-        let noted: Vec<&&FunctionSummary> = functions.iter().filter(|f| !f.notes.is_empty() || !f.rules.is_empty()).collect();
+        let noted: Vec<&&FunctionSummary> = functions
+            .iter()
+            .filter(|f| !f.notes.is_empty() || !f.rules.is_empty())
+            .collect();
         if !noted.is_empty() {
             let _ = writeln!(out, "\nWhat stands out:");
             for f in noted {
@@ -197,7 +229,11 @@ impl Summary {
 }
 
 fn seconds(ms: f64) -> String {
-    if ms >= 10_000.0 { format!("{:.0}s", ms / 1000.0) } else { format!("{:.2}s", ms / 1000.0) }
+    if ms >= 10_000.0 {
+        format!("{:.0}s", ms / 1000.0)
+    } else {
+        format!("{:.2}s", ms / 1000.0)
+    }
 }
 
 fn source_word(source: TimeoutSource) -> &'static str {
@@ -211,23 +247,40 @@ fn source_word(source: TimeoutSource) -> &'static str {
 fn notes(f: &FunctionSummary, near_ratio: f64) -> Vec<String> {
     let c = |m: Metric| f.counts.get(m.name()).copied().unwrap_or(0);
     let invocations = c(Metric::Invocations);
-    let share = |n: u64| if invocations > 0 { format!(" ({:.0}%)", n as f64 * 100.0 / invocations as f64) } else { String::new() };
+    let share = |n: u64| {
+        if invocations > 0 {
+            format!(" ({:.0}%)", n as f64 * 100.0 / invocations as f64)
+        } else {
+            String::new()
+        }
+    };
     let mut notes = Vec::new();
     let timeout_ms = f.timeout.seconds * 1000.0;
     if c(Metric::Timeouts) > 0 {
-        notes.push(format!("{} of {invocations} invocations timed out{}", c(Metric::Timeouts), share(c(Metric::Timeouts))));
+        notes.push(format!(
+            "{} of {invocations} invocations timed out{}",
+            c(Metric::Timeouts),
+            share(c(Metric::Timeouts))
+        ));
     }
     if c(Metric::OutOfMemory) > 0 {
         notes.push(format!("{} invocation(s) ran out of memory", c(Metric::OutOfMemory)));
     }
     if c(Metric::Errors) > 0 {
-        notes.push(format!("{} invocation(s) failed or logged errors{}", c(Metric::Errors), share(c(Metric::Errors))));
+        notes.push(format!(
+            "{} invocation(s) failed or logged errors{}",
+            c(Metric::Errors),
+            share(c(Metric::Errors))
+        ));
     }
     if c(Metric::RateLimited) > 0 {
         notes.push(format!("{} invocation(s) were rate-limited", c(Metric::RateLimited)));
     }
     if c(Metric::TooManyConnections) > 0 {
-        notes.push(format!("{} invocation(s) hit the database connection cap", c(Metric::TooManyConnections)));
+        notes.push(format!(
+            "{} invocation(s) hit the database connection cap",
+            c(Metric::TooManyConnections)
+        ));
     }
     if let Some(s) = f.duration_ms
         && s.p95 >= near_ratio * timeout_ms
@@ -240,13 +293,23 @@ fn notes(f: &FunctionSummary, near_ratio: f64) -> Vec<String> {
         ));
     }
     if c(Metric::NearTimeout) > 0 {
-        notes.push(format!("{} invocation(s) finished within {:.0}% of the timeout", c(Metric::NearTimeout), (1.0 - near_ratio) * 100.0));
+        notes.push(format!(
+            "{} invocation(s) finished within {:.0}% of the timeout",
+            c(Metric::NearTimeout),
+            (1.0 - near_ratio) * 100.0
+        ));
     }
     if c(Metric::ShortRuns) > 0 {
-        notes.push(format!("{} successful run(s) were short: chunks of work may be too small", c(Metric::ShortRuns)));
+        notes.push(format!(
+            "{} successful run(s) were short: chunks of work may be too small",
+            c(Metric::ShortRuns)
+        ));
     }
     if f.timeout.source == TimeoutSource::Learned {
-        notes.push(format!("timeout {} learned from the function's own timeouts", seconds(timeout_ms)));
+        notes.push(format!(
+            "timeout {} learned from the function's own timeouts",
+            seconds(timeout_ms)
+        ));
     }
     notes
 }

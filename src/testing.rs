@@ -22,7 +22,9 @@ pub fn data_message(log_group: &str, log_stream: &str, events: &[(i64, &str)]) -
     let log_events: Vec<_> = events
         .iter()
         .enumerate()
-        .map(|(i, (timestamp, message))| json!({"id": format!("{:056}", i), "timestamp": timestamp, "message": message}))
+        .map(
+            |(i, (timestamp, message))| json!({"id": format!("{:056}", i), "timestamp": timestamp, "message": message}),
+        )
         .collect();
     json!({
         "messageType": "DATA_MESSAGE",

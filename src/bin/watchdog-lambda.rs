@@ -11,5 +11,8 @@ async fn main() -> Result<(), Error> {
     // with rules the operator did not ask for.
     let handler = Handler::from_env(config_from_env()?);
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move { handler.handle(event).await })).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler.handle(event).await
+    }))
+    .await
 }
