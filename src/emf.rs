@@ -182,7 +182,7 @@ mod tests {
     fn target<'a>(dims: &'a [(&'a str, &'a str)], sets: &'a [&'a [&'a str]]) -> Target<'a> {
         Target {
             namespace: "LambdaWatchdog",
-            timestamp_ms: 1_764_410_400_000,
+            timestamp_ms: 1_795_946_400_000,
             dimensions: dims,
             dimension_sets: sets,
         }
@@ -217,7 +217,7 @@ mod tests {
             doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([["FunctionName"], []])
         );
-        assert_eq!(doc["_aws"]["Timestamp"], 1_764_410_400_000i64);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_795_946_400_000i64);
     }
 
     #[test]

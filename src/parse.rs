@@ -797,7 +797,7 @@ mod tests {
                 Some(Level::Error),
             ),
             (
-                r#"{"level":50,"time":1764410400000,"msg":"pino error"}"#,
+                r#"{"level":50,"time":1795946400000,"msg":"pino error"}"#,
                 None,
                 Some(Level::Error),
             ),

@@ -5,7 +5,7 @@ use super::*;
 use crate::testing::{data_message, direct_event, kinesis_event};
 use serde_json::json;
 
-const T0: i64 = 1_764_410_400_000; // 2026-11-29T10:00:00Z
+const T0: i64 = 1_795_946_400_000; // 2026-11-29T10:00:00Z
 const A: &str = "aaaaaaaa-0000-4000-8000-000000000001";
 const B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
 const STREAM: &str = "2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef";

@@ -200,10 +200,10 @@ mod tests {
     #[test]
     fn timestamps_at_the_start_of_lines_are_read_as_utc() {
         let cases = [
-            ("2026-11-29T10:00:01.123Z\tid\tINFO\thello", Some(1_764_410_401_123)),
-            ("[ERROR]\t2026-11-29T10:00:01.5Z\tid\tboom", Some(1_764_410_401_500)),
-            ("2026/11/29 10:00:01 ERROR failed", Some(1_764_410_401_000)),
-            ("2026-11-29 10:05:01.234 id ERROR x", Some(1_764_410_701_234)),
+            ("2026-11-29T10:00:01.123Z\tid\tINFO\thello", Some(1_795_946_401_123)),
+            ("[ERROR]\t2026-11-29T10:00:01.5Z\tid\tboom", Some(1_795_946_401_500)),
+            ("2026/11/29 10:00:01 ERROR failed", Some(1_795_946_401_000)),
+            ("2026-11-29 10:05:01.234 id ERROR x", Some(1_795_946_701_234)),
             ("1970-01-01T00:00:00Z", Some(0)),
             ("REPORT RequestId: 1234", None),
             ("2026-13-29T10:00:01Z", None),
@@ -218,6 +218,6 @@ mod tests {
         let text = "START RequestId: x\n2026-11-29T10:00:01.000Z x ERROR a\nREPORT RequestId: x\tDuration: 1 ms\n\n";
         let m = plain_lines_message("/aws/lambda/f", "s", text);
         let stamps: Vec<i64> = m.log_events.iter().map(|e| e.timestamp).collect();
-        assert_eq!(stamps, vec![1_764_410_401_000; 3]);
+        assert_eq!(stamps, vec![1_795_946_401_000; 3]);
     }
 }

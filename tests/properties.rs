@@ -11,7 +11,7 @@ use lambda_watchdog::testing::{data_message, direct_event, encode_batch, kinesis
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const T0: i64 = 1_764_410_400_000;
+const T0: i64 = 1_795_946_400_000;
 
 fn processor() -> Processor {
     Processor::new(Config::default(), Clock::Fixed(T0), None, "lambda-watchdog")

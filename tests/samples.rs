@@ -78,7 +78,7 @@ fn a_busy_minute_spills_its_durations_over_several_documents_without_loss() {
 #[test]
 fn metrics_carry_the_minute_of_the_logs_not_the_processing_time() {
     let outcomes = replay_samples();
-    let day_start = 1_764_374_400_000i64; // 2026-11-29T00:00:00Z
+    let day_start = 1_795_910_400_000i64; // 2026-11-29T00:00:00Z
     for doc in outcomes.iter().flat_map(|o| &o.documents) {
         let doc: Value = serde_json::from_str(doc).unwrap();
         if doc.get("FunctionName").is_some() {
