@@ -127,6 +127,9 @@ pub struct Rule {
     pub metric: String,
     /// The line pattern.
     pub pattern: Regex,
+    /// The pattern as a plain phrase, when it has no regex syntax: found with memchr's SIMD
+    /// substring search, several times faster per line than a regex set.
+    pub literal: Option<memchr::memmem::Finder<'static>>,
     functions: Option<GlobSet>,
     /// A regex whose first capture group's number becomes the metric value.
     pub value: Option<Regex>,
@@ -135,6 +138,14 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether the line matches the rule's pattern.
+    pub fn matches(&self, line: &str) -> bool {
+        match &self.literal {
+            Some(finder) => finder.find(line.as_bytes()).is_some(),
+            None => self.pattern.is_match(line),
+        }
+    }
+
     /// The number this line gives the rule, if it has a value pattern that captures one.
     pub fn value_of(&self, line: &str) -> Option<f64> {
         let captures = self.value.as_ref()?.captures(line)?;
@@ -157,6 +168,8 @@ pub struct FunctionSettings {
     pub rules: Vec<usize>,
     /// The patterns of those rules, for one pass per line.
     pub rule_set: Option<RegexSet>,
+    /// Whether every one of those patterns is a plain phrase (then [`Rule::literal`] matches it).
+    pub all_literal: bool,
 }
 
 /// A checked configuration.
@@ -295,9 +308,13 @@ impl Config {
                 .functions
                 .map(|globs| glob_set(&globs, &key("functions")))
                 .transpose()?;
+            // A pattern without regex syntax is matched as a plain phrase.
+            let literal = (regex::escape(&r.pattern) == r.pattern)
+                .then(|| memchr::memmem::Finder::new(r.pattern.as_bytes()).into_owned());
             rules.push(Rule {
                 metric: r.metric,
                 pattern,
+                literal,
                 functions,
                 value,
                 unit,
@@ -346,6 +363,7 @@ impl Config {
                 .and_then(|e| e.short_run_seconds)
                 .unwrap_or(self.defaults.short_run_seconds),
             chunked: entry.is_some_and(|e| e.chunked),
+            all_literal: rules.iter().all(|&i| self.rules[i].literal.is_some()),
             rules,
             rule_set,
         }

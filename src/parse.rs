@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::signals::{Signals, scan};
+use crate::signals::{Scan, Signals, scan_line};
 
 /// How an invocation (or an init phase) ended, as Lambda reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,20 +59,22 @@ impl Level {
     /// Reads a level word. Plain-text lines must spell it in capitals (so that an English word in
     /// a message is not taken for a level); JSON fields may use any case.
     fn from_word(word: &str, any_case: bool) -> Option<Level> {
-        let upper;
-        let word = if any_case {
-            upper = word.to_ascii_uppercase();
-            upper.as_str()
-        } else {
-            word
-        };
-        Some(match word {
-            "ERROR" | "ERR" | "FATAL" | "CRITICAL" | "CRIT" | "PANIC" | "SEVERE" | "ALERT" | "EMERGENCY" | "EMERG" => {
-                Level::Error
-            }
-            "WARN" | "WARNING" => Level::Warn,
-            "INFO" | "NOTICE" => Level::Info,
-            "DEBUG" | "TRACE" | "FINE" | "FINER" | "FINEST" => Level::Debug,
+        // At most 9 bytes ("EMERGENCY"); upper-cased on the stack, matched by length and bytes.
+        if word.is_empty() || word.len() > 9 {
+            return None;
+        }
+        let mut buffer = [0u8; 9];
+        let bytes = &mut buffer[..word.len()];
+        bytes.copy_from_slice(word.as_bytes());
+        if any_case {
+            bytes.make_ascii_uppercase();
+        }
+        Some(match &*bytes {
+            b"ERROR" | b"ERR" | b"FATAL" | b"CRITICAL" | b"CRIT" | b"PANIC" | b"SEVERE" | b"ALERT" | b"EMERGENCY"
+            | b"EMERG" => Level::Error,
+            b"WARN" | b"WARNING" => Level::Warn,
+            b"INFO" | b"NOTICE" => Level::Info,
+            b"DEBUG" | b"TRACE" | b"FINE" | b"FINER" | b"FINEST" => Level::Debug,
             _ => return None,
         })
     }
@@ -196,22 +198,24 @@ fn parse_text_platform(line: &str) -> Option<Line<'_>> {
         });
     }
     if let Some(rest) = first.strip_prefix("REPORT RequestId: ") {
+        let f = Fields::of(first);
         return Some(Line::Report(Report {
             request_id: first_token(rest)?,
-            duration_ms: number_after(first, "Duration:"),
-            init_duration_ms: number_after(first, "Init Duration:"),
-            restore_duration_ms: number_after(first, "Restore Duration:"),
-            memory_size_mb: number_after(first, "Memory Size:"),
-            max_memory_used_mb: number_after(first, "Max Memory Used:"),
-            status: word_after(first, "Status:").map(Status::parse),
-            error_type: word_after(first, "Error Type:").map(Cow::Borrowed),
+            duration_ms: f.number("Duration:"),
+            init_duration_ms: f.number("Init Duration:"),
+            restore_duration_ms: f.number("Restore Duration:"),
+            memory_size_mb: f.number("Memory Size:"),
+            max_memory_used_mb: f.number("Max Memory Used:"),
+            status: f.word("Status:").map(Status::parse),
+            error_type: f.word("Error Type:").map(Cow::Borrowed),
         }));
     }
     if first.starts_with("INIT_REPORT") || first.starts_with("RESTORE_REPORT") {
+        let f = Fields::of(first);
         return Some(Line::PhaseReport {
-            during_invoke: word_after(first, "Phase:") == Some("invoke"),
-            status: word_after(first, "Status:").map(Status::parse),
-            error_type: word_after(first, "Error Type:").map(Cow::Borrowed),
+            during_invoke: f.word("Phase:") == Some("invoke"),
+            status: f.word("Status:").map(Status::parse),
+            error_type: f.word("Error Type:").map(Cow::Borrowed),
         });
     }
     const QUIET: [&str; 7] = [
@@ -237,6 +241,57 @@ fn first_token(s: &str) -> Option<&str> {
     s.split([' ', '\t', '\n', '\r']).find(|t| !t.is_empty())
 }
 
+/// The `Key: value` fields of a platform line. Lambda separates them with tabs, which gives a
+/// single pass; lines whose tabs were turned into spaces are searched key by key instead.
+struct Fields<'a> {
+    line: &'a str,
+    tabbed: [(&'a str, &'a str); 12],
+    len: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn of(line: &'a str) -> Fields<'a> {
+        let mut fields = Fields {
+            line,
+            tabbed: [("", ""); 12],
+            len: 0,
+        };
+        if line.contains('\t') {
+            for segment in line.split('\t') {
+                if let Some((key, value)) = segment.split_once(':')
+                    && fields.len < fields.tabbed.len()
+                {
+                    fields.tabbed[fields.len] = (key.trim(), value.trim());
+                    fields.len += 1;
+                }
+            }
+        }
+        fields
+    }
+
+    /// The value of `key` (written with its colon, `"Duration:"`).
+    fn value(&self, key: &str) -> Option<&'a str> {
+        if self.len > 1 {
+            let name = key.trim_end_matches(':');
+            return self.tabbed[..self.len]
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| *v);
+        }
+        value_after(self.line, key)
+    }
+
+    fn number(&self, key: &str) -> Option<f64> {
+        let v = self.value(key)?;
+        let end = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
+        v[..end].parse().ok()
+    }
+
+    fn word(&self, key: &str) -> Option<&'a str> {
+        first_token(self.value(key)?)
+    }
+}
+
 /// Finds `key` as a whole field name (so `Duration:` does not match inside `Billed Duration:`).
 fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let mut from = 0;
@@ -254,18 +309,6 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         from = at + key.len();
     }
     None
-}
-
-fn number_after(line: &str, key: &str) -> Option<f64> {
-    let rest = value_after(line, key)?;
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
-}
-
-fn word_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    first_token(value_after(line, key)?)
 }
 
 /// Whether a token is a request id (UUID-shaped).
@@ -319,12 +362,13 @@ fn parse_text_app(message: &str) -> AppLine<'_> {
     if level.is_none() && starts_like_a_crash(first) {
         level = Some(Level::Error);
     }
+    let found = scan_line(message);
     AppLine {
         request_id,
         level,
-        signals: scan(message),
-        timed_out_after: timed_out_after(message),
-        chunk_size: chunk_size_in(message),
+        signals: found.signals,
+        timed_out_after: number_at(message, found.timed_out_after_at),
+        chunk_size: number_at(message, found.chunk_size_at),
     }
 }
 
@@ -338,62 +382,140 @@ fn starts_like_a_crash(first: &str) -> bool {
         || (first.starts_with("thread '") && first.contains("panicked at"))
 }
 
-fn timed_out_after(message: &str) -> Option<f64> {
-    let at = memchr::memmem::find(message.as_bytes(), b"Task timed out after ")?;
-    let rest = &message[at + "Task timed out after ".len()..];
+/// The number written at byte `at` of `text` (digits and a decimal point).
+fn number_at(text: &str, at: Option<usize>) -> Option<f64> {
+    let rest = text.get(at?..)?;
     let end = rest
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(rest.len());
-    rest[..end].parse().ok()
+    rest[..end].trim_end_matches('.').parse().ok()
 }
 
-fn chunk_size_in(message: &str) -> Option<f64> {
-    let at = memchr::memmem::find(message.as_bytes(), b"chunk_size=")?;
-    let rest = &message[at + "chunk_size=".len()..];
-    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-    rest[..end].parse().ok()
+/// The top-level members of a JSON log line that matter here. Read by [`top_level`], a small
+/// scanner that jumps from quote to quote and skips nested values whole: application lines are
+/// most of a JSON-format log group, and building a serde struct for each one cost more than
+/// everything else done to the line (the benchmark in `benches/` shows it).
+#[derive(Debug, Default, PartialEq)]
+struct TopLevel<'a> {
+    kind: Option<&'a str>,
+    record: Option<&'a str>,
+    level: Option<Level>,
+    request_id: Option<&'a str>,
+    error_type: bool,
+    chunk_size: Option<f64>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum LevelField<'a> {
-    Word(#[serde(borrow)] Cow<'a, str>),
-    Number(f64),
-}
-
-impl LevelField<'_> {
-    fn level(&self) -> Option<Level> {
-        match self {
-            LevelField::Word(w) => Level::from_word(w, true),
-            LevelField::Number(n) => Level::from_number(*n),
+/// Reads the top-level members of a JSON object, or `None` if the line is not one.
+fn top_level(line: &str) -> Option<TopLevel<'_>> {
+    let b = line.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut out = TopLevel::default();
+    let mut level_seen = false;
+    let mut first = true;
+    loop {
+        i = skip_ws(b, i);
+        match b.get(i)? {
+            b'}' if first => return Some(out),
+            b'"' => {}
+            _ => return None,
+        }
+        first = false;
+        let key_end = string_end(b, i)?;
+        let key = &line[i + 1..key_end - 1];
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let end = value_end(b, i)?;
+        let raw = &line[i..end];
+        let text = raw
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .filter(|t| !t.contains('\\'));
+        match key {
+            "type" => out.kind = text,
+            "record" => out.record = Some(raw),
+            "level" | "severity" | "levelname" if !level_seen => {
+                level_seen = true;
+                out.level = match text {
+                    Some(word) => Level::from_word(word, true),
+                    None => raw.parse().ok().and_then(Level::from_number),
+                };
+            }
+            "requestId" => out.request_id = text.filter(|t| !t.is_empty()).or(out.request_id),
+            "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" => {
+                out.request_id = out.request_id.or(text.filter(|t| !t.is_empty()));
+            }
+            "errorType" => out.error_type = true,
+            "chunk_size" => out.chunk_size = raw.parse().ok(),
+            _ => {}
+        }
+        i = skip_ws(b, end);
+        match b.get(i)? {
+            b',' => i += 1,
+            b'}' => return Some(out),
+            _ => return None,
         }
     }
 }
 
-/// A JSON log line: a platform record or an application record. Every field is optional.
-#[derive(Deserialize)]
-struct JsonLine<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    record: Option<&'a serde_json::value::RawValue>,
-    #[serde(borrow)]
-    level: Option<LevelField<'a>>,
-    #[serde(borrow)]
-    severity: Option<LevelField<'a>>,
-    #[serde(borrow)]
-    levelname: Option<LevelField<'a>>,
-    #[serde(rename = "requestId")]
-    request_id: Option<&'a str>,
-    #[serde(
-        rename = "AWSRequestId",
-        alias = "AWSrequestId",
-        alias = "request_id",
-        alias = "aws_request_id"
-    )]
-    aws_request_id: Option<&'a str>,
-    #[serde(rename = "errorType")]
-    error_type: Option<serde::de::IgnoredAny>,
-    chunk_size: Option<f64>,
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// Index just past the string that opens at `i`.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[j] == b'\\' {
+            j += 2;
+        } else {
+            return Some(j + 1);
+        }
+    }
+}
+
+/// Index just past the value that starts at `i`; nested objects and arrays are skipped whole.
+fn value_end(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let len = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))?;
+            (len > 0).then_some(i + len)
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -423,10 +545,10 @@ struct PlatformMetrics {
 }
 
 fn parse_json(line: &str) -> Option<Line<'_>> {
-    let json: JsonLine<'_> = serde_json::from_str(line).ok()?;
-    if let Some(kind) = json.kind.as_deref().and_then(|k| k.strip_prefix("platform.")) {
-        let record: PlatformRecord<'_> = match json.record {
-            Some(raw) => serde_json::from_str(raw.get()).ok()?,
+    let top = top_level(line)?;
+    if let Some(kind) = top.kind.and_then(|k| k.strip_prefix("platform.")) {
+        let record: PlatformRecord<'_> = match top.record {
+            Some(raw) => serde_json::from_str(raw).ok()?,
             None => PlatformRecord::default(),
         };
         let status = record.status.as_deref().map(Status::parse);
@@ -457,18 +579,15 @@ fn parse_json(line: &str) -> Option<Line<'_>> {
             _ => Line::Platform,
         });
     }
-    let level = [&json.level, &json.severity, &json.levelname]
-        .into_iter()
-        .flatten()
-        .find_map(LevelField::level)
-        // An unhandled exception written as {"errorMessage":…,"errorType":…} is an error.
-        .or(json.error_type.map(|_| Level::Error));
+    // An unhandled exception written as {"errorMessage":…,"errorType":…} is an error.
+    let level = top.level.or(top.error_type.then_some(Level::Error));
+    let found: Scan = scan_line(line);
     Some(Line::App(AppLine {
-        request_id: json.request_id.or(json.aws_request_id).filter(|id| !id.is_empty()),
+        request_id: top.request_id,
         level,
-        signals: scan(line),
-        timed_out_after: timed_out_after(line),
-        chunk_size: json.chunk_size.or_else(|| chunk_size_in(line)),
+        signals: found.signals,
+        timed_out_after: number_at(line, found.timed_out_after_at),
+        chunk_size: top.chunk_size.or_else(|| number_at(line, found.chunk_size_at)),
     }))
 }
 
@@ -844,6 +963,18 @@ mod tests {
         let a = app("2026/11/29 10:10:05 ERROR failed to open db: pq: sorry, too many clients already");
         assert!(a.signals.has(Signal::TooManyConnections));
         assert!(a.is_error());
+    }
+
+    #[test]
+    fn the_json_scanner_reads_only_top_level_members() {
+        let line = r#"{ "context": {"level": "debug", "requestId": "x", "list": [1, "}", {"a": "]"}]}, "msg": "say \"level\": \"ERROR\"", "level" : "Error", "n": -1.5e3, "ok": true, "requestId":"aaaaaaaa-0000-4000-8000-000000000001", "chunk_size": 40 }"#;
+        let top = top_level(line).unwrap();
+        assert_eq!(top.level, Some(Level::Error));
+        assert_eq!(top.request_id, Some("aaaaaaaa-0000-4000-8000-000000000001"));
+        assert_eq!(top.chunk_size, Some(40.0));
+        for broken in [r#"{"a": "#, r#"{"a" 1}"#, r#"{"a": [1, 2}"#, "{", r#"{"a":1,}"#, "[1]"] {
+            assert_eq!(top_level(broken), None, "{broken}");
+        }
     }
 
     #[test]

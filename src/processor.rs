@@ -122,11 +122,11 @@ pub struct Evidence {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InvocationRecord {
     /// The function (from the log group).
-    pub function: String,
+    pub function: Arc<str>,
     /// The log group.
-    pub log_group: String,
+    pub log_group: Arc<str>,
     /// The log stream (execution environment).
-    pub log_stream: String,
+    pub log_stream: Arc<str>,
     /// The request id; lines before any START in a stream go to `init:<stream>`.
     pub request_id: String,
     /// The time the counts are filed under: the REPORT's, or the first evidence's.
@@ -224,6 +224,53 @@ struct Accumulator {
     newest_ms: Option<i64>,
 }
 
+/// Finds an invocation's slot in a batch by request id. Consecutive lines almost always belong
+/// to the same invocation, so the last slot is checked before the map.
+#[derive(Default)]
+struct Slots {
+    index: HashMap<String, usize>,
+    last: Option<usize>,
+}
+
+impl Slots {
+    fn get(&mut self, id: &str, invocations: &mut Vec<(String, Invocation)>) -> usize {
+        if let Some(last) = self.last
+            && invocations[last].0 == id
+        {
+            return last;
+        }
+        let i = match self.index.get(id) {
+            Some(&i) => i,
+            None => {
+                invocations.push((id.to_string(), Invocation::default()));
+                self.index.insert(id.to_string(), invocations.len() - 1);
+                invocations.len() - 1
+            }
+        };
+        self.last = Some(i);
+        i
+    }
+}
+
+/// What every invocation of one batch shares.
+struct Batch {
+    function: Arc<str>,
+    log_group: Arc<str>,
+    log_stream: Arc<str>,
+    settings: Arc<FunctionSettings>,
+    timeout: Timeout,
+}
+
+/// The key under which an invocation's counted classes are remembered. A 64-bit hash: two
+/// request ids would have to collide among the last 200,000 for a class to be missed.
+fn invocation_key(log_group: &str, request_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    log_group.hash(&mut h);
+    request_id.hash(&mut h);
+    h.finish()
+}
+
 #[derive(Debug, Clone, Default)]
 struct StreamState {
     current: Option<String>,
@@ -295,7 +342,8 @@ pub struct Processor {
     own_log_group: Option<String>,
     processor_name: String,
     streams: BoundedMap<String, StreamState>,
-    counted: BoundedMap<String, CountedBefore>,
+    /// Keyed by a 64-bit hash of (log group, request id): no string kept per invocation.
+    counted: BoundedMap<u64, CountedBefore>,
     learned: BoundedMap<String, f64>,
     settings: BoundedMap<String, Arc<FunctionSettings>>,
 }
@@ -459,16 +507,9 @@ impl Processor {
         let now = self.clock.now_ms(newest);
         acc.newest_ms = acc.newest_ms.max(newest);
 
+        let mut slots = Slots::default();
+        let mut slot = |id: &str, invocations: &mut Vec<(String, Invocation)>| slots.get(id, invocations);
         let mut invocations: Vec<(String, Invocation)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        let mut slot = |id: &str, invocations: &mut Vec<(String, Invocation)>| -> usize {
-            if let Some(&i) = index.get(id) {
-                return i;
-            }
-            invocations.push((id.to_string(), Invocation::default()));
-            index.insert(id.to_string(), invocations.len() - 1);
-            invocations.len() - 1
-        };
 
         for (i, event) in message.log_events.iter().enumerate() {
             let minute = event.timestamp - event.timestamp.rem_euclid(60_000);
@@ -531,20 +572,25 @@ impl Processor {
                     }
                 }
                 Line::App(app) => {
-                    let rule_hits = self.rule_hits(&settings, &event.message);
+                    let rule_matched = match &settings.rule_set {
+                        None => false,
+                        Some(_) if settings.all_literal => settings
+                            .rules
+                            .iter()
+                            .any(|&r| self.config.rules[r].matches(&event.message)),
+                        Some(set) => set.is_match(&event.message),
+                    };
                     let flags = app_flags(&app);
-                    if flags == 0 && rule_hits.is_empty() && app.chunk_size.is_none() {
+                    if flags == 0 && !rule_matched && app.chunk_size.is_none() {
                         continue;
                     }
-                    let id = match app.request_id {
-                        Some(id) => id.to_string(),
-                        None => stream
-                            .current
-                            .clone()
-                            .or_else(|| stream.last.clone())
-                            .unwrap_or_else(|| format!("init:{}", message.log_stream)),
+                    let s = match app.request_id {
+                        Some(id) => slot(id, &mut invocations),
+                        None => match stream.current.as_deref().or(stream.last.as_deref()) {
+                            Some(id) => slot(id, &mut invocations),
+                            None => slot(&format!("init:{}", message.log_stream), &mut invocations),
+                        },
                     };
-                    let s = slot(&id, &mut invocations);
                     let inv = &mut invocations[s].1;
                     inv.mark(flags, i, ts, flags != 0);
                     if let Some(after) = app.timed_out_after {
@@ -553,9 +599,15 @@ impl Processor {
                     if inv.chunk_size.is_none() {
                         inv.chunk_size = app.chunk_size;
                     }
-                    for (rule, value) in rule_hits {
-                        if !inv.rules.iter().any(|(r, _)| *r == rule) {
-                            inv.rules.push((rule, value));
+                    // A rule counts once per invocation and keeps its first value, so once the
+                    // invocation has every rule there is no more matching or capturing to do.
+                    if rule_matched && inv.rules.len() < settings.rules.len() {
+                        for &rule in &settings.rules {
+                            if !inv.rules.iter().any(|(r, _)| *r == rule)
+                                && self.config.rules[rule].matches(&event.message)
+                            {
+                                inv.rules.push((rule, self.config.rules[rule].value_of(&event.message)));
+                            }
                         }
                     }
                 }
@@ -572,37 +624,29 @@ impl Processor {
                 }
             }
         }
-        let timeout = self.resolve_timeout(&function, &settings);
+        let batch = Batch {
+            function: Arc::from(function.as_str()),
+            log_group: Arc::from(group),
+            log_stream: Arc::from(message.log_stream.as_ref()),
+            timeout: self.resolve_timeout(&function, &settings),
+            settings,
+        };
         for (id, inv) in invocations {
-            self.finalize(id, inv, message, &function, &settings, timeout, acc);
+            self.finalize(id, inv, message, &batch, acc);
         }
         self.streams.insert(stream_key, stream);
     }
 
-    fn rule_hits(&self, settings: &FunctionSettings, line: &str) -> Vec<(usize, Option<f64>)> {
-        let Some(set) = &settings.rule_set else {
-            return Vec::new();
-        };
-        set.matches(line)
-            .into_iter()
-            .map(|k| {
-                let rule = settings.rules[k];
-                (rule, self.config.rules[rule].value_of(line))
-            })
-            .collect()
-    }
-
-    #[allow(clippy::too_many_arguments)]
     fn finalize(
         &mut self,
         id: String,
         inv: Invocation,
         message: &DataMessage<'_>,
-        function: &str,
-        settings: &FunctionSettings,
-        timeout: Timeout,
+        batch: &Batch,
         acc: &mut Accumulator,
     ) {
+        let settings = &*batch.settings;
+        let timeout = batch.timeout;
         let f = inv.flags;
         let reported = f & raw::REPORTED != 0;
         let timed_out = f & raw::TIMEOUT != 0;
@@ -640,7 +684,9 @@ impl Processor {
             );
         }
 
-        let before = self.counted.get_or_insert_with(id.clone(), CountedBefore::default);
+        let before = self
+            .counted
+            .get_or_insert_with(invocation_key(&batch.log_group, &id), CountedBefore::default);
         let new = Counted(counted.0 & !before.counted.0);
         before.counted.0 |= counted.0;
         let new_rules: Vec<(usize, Option<f64>)> = inv
@@ -656,7 +702,7 @@ impl Processor {
 
         let timestamp_ms = inv.report_ms.or(inv.timestamp_ms).unwrap_or(0);
         let minute = timestamp_ms - timestamp_ms.rem_euclid(60_000);
-        let b = bucket(acc, function, minute, settings);
+        let b = bucket(acc, &batch.function, minute, settings);
         for metric in new.metrics() {
             b.counts[metric.count_index().unwrap_or(0)] += 1;
         }
@@ -686,9 +732,9 @@ impl Processor {
 
         let evidence = inv.evidence.iter().map(|&i| evidence_at(message, i)).collect();
         acc.records.push(InvocationRecord {
-            function: function.to_string(),
-            log_group: message.log_group.to_string(),
-            log_stream: message.log_stream.to_string(),
+            function: batch.function.clone(),
+            log_group: batch.log_group.clone(),
+            log_stream: batch.log_stream.clone(),
             request_id: id,
             timestamp_ms,
             counted: new,

@@ -118,7 +118,7 @@ pub fn replay_file(
 /// Turns plain log lines into one batch. Each line is an event; its time is the timestamp it
 /// starts with, else the previous line's (REPORT lines carry none).
 pub fn plain_lines_message<'a>(log_group: &str, log_stream: &str, text: &'a str) -> DataMessage<'a> {
-    let mut last = leading_timestamp_ms(text).unwrap_or(0);
+    let mut last = text.lines().find_map(leading_timestamp_ms).unwrap_or(0);
     let log_events = text
         .lines()
         .filter(|l| !l.trim().is_empty())

@@ -4,6 +4,8 @@
 
 use std::sync::LazyLock;
 
+use std::cell::RefCell;
+
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 /// One kind of signal.
@@ -25,6 +27,26 @@ pub enum Signal {
 /// A set of signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Signals(u8);
+
+/// What one pass over a line found: its signals, and where the two phrases that carry a number
+/// (`Task timed out after N seconds`, `chunk_size=N`) end, so the number can be read there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scan {
+    /// The failure signals.
+    pub signals: Signals,
+    /// Byte offset just past `Task timed out after `, if present.
+    pub timed_out_after_at: Option<usize>,
+    /// Byte offset just past `chunk_size=`, if present.
+    pub chunk_size_at: Option<usize>,
+}
+
+/// What a phrase in the table stands for.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    Signal(Signal),
+    TimedOutAfter,
+    ChunkSize,
+}
 
 impl Signals {
     /// Whether the set holds `signal`.
@@ -88,23 +110,64 @@ const PHRASES: &[(&str, Signal)] = &[
     ("runtime exited without providing a reason", Signal::RuntimeExited),
 ];
 
+/// Phrases that carry a number right after them.
+const NUMBERED: &[(&str, Found)] = &[
+    ("task timed out after ", Found::TimedOutAfter),
+    ("chunk_size=", Found::ChunkSize),
+];
+
+static TABLE: LazyLock<Vec<(&'static str, Found)>> = LazyLock::new(|| {
+    PHRASES
+        .iter()
+        .map(|&(p, s)| (p, Found::Signal(s)))
+        .chain(NUMBERED.iter().copied())
+        .collect()
+});
+
 static MATCHER: LazyLock<AhoCorasick> = LazyLock::new(|| {
     AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .build(PHRASES.iter().map(|(p, _)| p))
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(TABLE.iter().map(|(p, _)| p))
         .expect("the built-in phrases compile")
 });
 
-/// Every signal the text mentions.
+thread_local! {
+    static LOWERED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Every signal the text mentions, ignoring ASCII case.
 pub fn scan(text: &str) -> Signals {
-    let mut signals = Signals::default();
-    // Overlapping search so that "API Rate Limit Exceeded" and "Too many connections" in one
-    // line both count; the number of phrases is small, so this stays one pass.
-    for m in MATCHER.find_overlapping_iter(text) {
-        signals.insert(PHRASES[m.pattern().as_usize()].1);
-    }
-    signals
+    scan_line(text).signals
+}
+
+/// One pass over a line: its signals and where its numbered phrases end, ignoring ASCII case.
+///
+/// The text is lower-cased into a reused buffer and searched case-sensitively: that lets
+/// Aho-Corasick use its SIMD prefilter, several times faster than a case-insensitive automaton,
+/// which has to walk every byte. Lower-casing ASCII keeps byte offsets, so positions found in the
+/// copy hold in the original.
+pub fn scan_line(text: &str) -> Scan {
+    LOWERED.with(|buffer| {
+        let mut lowered = buffer.borrow_mut();
+        lowered.clear();
+        lowered.extend_from_slice(text.as_bytes());
+        lowered.make_ascii_lowercase();
+        let mut found = Scan::default();
+        // Every non-overlapping match, so that "Rate exceeded" and "Too many connections" in one
+        // line both count. (No phrase of one signal overlaps a phrase of another.)
+        for m in MATCHER.find_iter(lowered.as_slice()) {
+            match TABLE[m.pattern().as_usize()].1 {
+                Found::Signal(signal) => found.signals.insert(signal),
+                Found::TimedOutAfter => {
+                    found.timed_out_after_at.get_or_insert(m.end());
+                }
+                Found::ChunkSize => {
+                    found.chunk_size_at.get_or_insert(m.end());
+                }
+            }
+        }
+        found
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +247,15 @@ mod tests {
         ] {
             assert!(scan(text).is_empty(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn numbered_phrases_are_located_in_the_original_text() {
+        let line = "2024-03-04T17:22:38.033Z id Task timed out after 3.00 seconds; CHUNK_SIZE=7";
+        let found = scan_line(line);
+        assert_eq!(&line[found.timed_out_after_at.unwrap()..][..4], "3.00");
+        assert_eq!(&line[found.chunk_size_at.unwrap()..], "7");
+        assert_eq!(scan_line("nothing here"), Scan::default());
     }
 
     #[test]

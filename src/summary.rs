@@ -81,9 +81,9 @@ impl Summary {
         for record in &outcome.invocations {
             let f = self
                 .functions
-                .entry(record.function.clone())
+                .entry(record.function.to_string())
                 .or_insert_with(|| FunctionSummary {
-                    function: record.function.clone(),
+                    function: record.function.to_string(),
                     counts: Metric::COUNTS.iter().map(|m| (m.name(), 0)).collect(),
                     rules: BTreeMap::new(),
                     duration_ms: None,

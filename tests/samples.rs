@@ -98,7 +98,7 @@ fn evidence_lines_explain_each_failure() {
     let oom = outcomes
         .iter()
         .flat_map(|o| &o.invocations)
-        .find(|r| r.function == "orch-user" && r.counted.has(lambda_watchdog::metrics::Metric::OutOfMemory))
+        .find(|r| &*r.function == "orch-user" && r.counted.has(lambda_watchdog::metrics::Metric::OutOfMemory))
         .expect("orch-user has an out-of-memory invocation");
     assert!(
         oom.evidence.iter().any(|e| e.line.contains("OutOfMemoryError")),
