@@ -58,6 +58,78 @@ struct RawConfig {
     function: Vec<RawFunction>,
     #[serde(default)]
     rule: Vec<RawRule>,
+    #[serde(default)]
+    notices: RawNotices,
+    #[serde(default)]
+    advice: RawAdvice,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNotices {
+    cooldown_minutes: Option<f64>,
+    max_per_invocation: Option<usize>,
+    samples: Option<usize>,
+    request_ids: Option<usize>,
+    region: Option<String>,
+    #[serde(default)]
+    redact: Vec<String>,
+    #[serde(default)]
+    thresholds: RawThresholds,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    timeouts: Option<u64>,
+    out_of_memory: Option<u64>,
+    rate_limited: Option<u64>,
+    too_many_connections: Option<u64>,
+    errors: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAdvice {
+    min_invocations: Option<usize>,
+    dominant_share: Option<f64>,
+    target_duration_ratio: Option<f64>,
+    window_minutes: Option<f64>,
+    cooldown_minutes: Option<f64>,
+}
+
+/// How failure alerts are sent (the `[notices]` section).
+#[derive(Debug, Clone)]
+pub struct NoticeSettings {
+    /// After a notice for a (function, class), later ones within this many ms are merged.
+    pub cooldown_ms: i64,
+    /// Most notices one invocation of the processor sends; the rest go in one summary notice.
+    pub max_per_invocation: usize,
+    /// Sample log lines per notice.
+    pub samples: usize,
+    /// Request ids listed per notice.
+    pub request_ids: usize,
+    /// Region for console links (else `AWS_REGION`, else us-east-1).
+    pub region: Option<String>,
+    /// Extra secret patterns to mask in samples.
+    pub redact: Vec<Regex>,
+    /// Occurrences within one cooldown window before a class is alerted, per class metric name.
+    pub thresholds: Vec<(Metric, u64)>,
+}
+
+/// When chunk-size advice is given (the `[advice]` section).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdviceSettings {
+    /// Fewest recent invocations before advising.
+    pub min_invocations: usize,
+    /// Share of recent invocations that makes a pattern dominant.
+    pub dominant_share: f64,
+    /// Where the advised chunk size should put the expected duration, as a share of the timeout.
+    pub target_duration_ratio: f64,
+    /// How far back "recent" reaches, ms.
+    pub window_ms: i64,
+    /// Advice for a function at most once per this many ms.
+    pub cooldown_ms: i64,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -187,6 +259,10 @@ pub struct Config {
     functions: Vec<FunctionEntry>,
     /// Custom rules, in config order.
     pub rules: Vec<Rule>,
+    /// Failure alerts.
+    pub notices: NoticeSettings,
+    /// Chunk-size advice.
+    pub advice: AdviceSettings,
 }
 
 impl Default for Config {
@@ -321,6 +397,57 @@ impl Config {
             });
         }
 
+        let n = raw.notices;
+        let minutes = |key: &str, v: Option<f64>, default: f64| -> Result<i64, ConfigError> {
+            let v = v.unwrap_or(default);
+            if !(0.0..=10_080.0).contains(&v) {
+                return Err(invalid(
+                    key,
+                    format!("must be between 0 and 10080 minutes (a week), got {v}"),
+                ));
+            }
+            Ok((v * 60_000.0) as i64)
+        };
+        let count = |key: &str, v: Option<usize>, default: usize, max: usize| -> Result<usize, ConfigError> {
+            let v = v.unwrap_or(default);
+            if !(1..=max).contains(&v) {
+                return Err(invalid(key, format!("must be between 1 and {max}, got {v}")));
+            }
+            Ok(v)
+        };
+        let mut redact = Vec::with_capacity(n.redact.len());
+        for (i, pattern) in n.redact.iter().enumerate() {
+            redact.push(Regex::new(pattern).map_err(|e| invalid(format!("notices.redact[{i}]"), e.to_string()))?);
+        }
+        let t = n.thresholds;
+        let thresholds = [
+            (Metric::Timeouts, t.timeouts, 1),
+            (Metric::OutOfMemory, t.out_of_memory, 1),
+            (Metric::TooManyConnections, t.too_many_connections, 1),
+            (Metric::RateLimited, t.rate_limited, 1),
+            (Metric::Errors, t.errors, 5),
+        ]
+        .into_iter()
+        .map(|(metric, v, default)| (metric, v.unwrap_or(default).max(1)))
+        .collect();
+        let notices = NoticeSettings {
+            cooldown_ms: minutes("notices.cooldown_minutes", n.cooldown_minutes, 15.0)?,
+            max_per_invocation: count("notices.max_per_invocation", n.max_per_invocation, 10, 100)?,
+            samples: count("notices.samples", n.samples, 3, 20)?,
+            request_ids: count("notices.request_ids", n.request_ids, 10, 100)?,
+            region: n.region,
+            redact,
+            thresholds,
+        };
+        let a = raw.advice;
+        let advice = AdviceSettings {
+            min_invocations: count("advice.min_invocations", a.min_invocations, 5, 10_000)?,
+            dominant_share: check_ratio("advice.dominant_share", a.dominant_share.unwrap_or(0.5))?,
+            target_duration_ratio: check_ratio("advice.target_duration_ratio", a.target_duration_ratio.unwrap_or(0.5))?,
+            window_ms: minutes("advice.window_minutes", a.window_minutes, 60.0)?.max(60_000),
+            cooldown_ms: minutes("advice.cooldown_minutes", a.cooldown_minutes, 60.0)?,
+        };
+
         Ok(Config {
             namespace,
             exclude_patterns: raw.exclude,
@@ -329,6 +456,8 @@ impl Config {
             defaults,
             functions,
             rules,
+            notices,
+            advice,
         })
     }
 
@@ -506,6 +635,10 @@ mod tests {
             ("exclude = [\"{a\"]", "exclude[0]"),
             ("namespace = \"AWS/Lambda\"", "namespace"),
             ("max_decoded_bytes = 10", "max_decoded_bytes"),
+            ("[notices]\nredact = [\"(\"]", "notices.redact[0]"),
+            ("[notices]\ncooldown_minute = 5", "cooldown_minute"),
+            ("[advice]\ntarget_duration_ratio = 0", "advice.target_duration_ratio"),
+            ("[notices.thresholds]\ntimeout = 3", "timeout"),
         ];
         for (text, key) in cases {
             let err = Config::from_toml_str(text).unwrap_err().to_string();

@@ -3,6 +3,7 @@
 //! skipped; a retry would only duplicate metrics already written).
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
@@ -12,58 +13,196 @@ use tracing::info;
 use crate::config::{Config, ConfigError};
 use crate::logging::write_documents;
 use crate::metrics::ProcessorMetric;
-use crate::processor::{Clock, Processor, Shape};
+use crate::notify::sns::{Publisher, deliver};
+use crate::notify::{Notice, Notifier};
+use crate::processor::{Clock, Outcome, Processor, Shape, Telemetry};
+
+/// Most time notices may take in one invocation, so a slow SNS cannot eat the whole timeout.
+const NOTICE_BUDGET: Duration = Duration::from_secs(30);
+
+/// After SNS fails, how long the container logs notices instead of trying again, so that an
+/// outage does not cost every invocation the SDK's full timeout.
+const SNS_BACKOFF: Duration = Duration::from_secs(60);
 
 /// The handler state kept across invocations of a warm container.
 pub struct Handler {
-    processor: Mutex<Processor>,
+    state: Mutex<State>,
+    publisher: Option<Publisher>,
+    sns_down_until: Mutex<Option<Instant>>,
 }
 
-/// Reads the config from the `WATCHDOG_CONFIG` text; none or blank means the defaults.
+struct State {
+    processor: Processor,
+    notifier: Notifier,
+}
+
+/// Reads the config from the `WATCHDOG_CONFIG` text (none or blank means the defaults), with its
+/// namespace overridden by `WATCHDOG_NAMESPACE` when that is set and not blank.
 pub fn config_from_env() -> Result<Config, ConfigError> {
-    match std::env::var("WATCHDOG_CONFIG") {
-        Ok(text) if !text.trim().is_empty() => Config::from_toml_str(&text),
-        _ => Ok(Config::default()),
+    let text = std::env::var("WATCHDOG_CONFIG").ok();
+    let namespace = std::env::var("WATCHDOG_NAMESPACE").ok();
+    config_from_texts(text.as_deref(), namespace.as_deref())
+}
+
+/// The config from the texts of `WATCHDOG_CONFIG` and `WATCHDOG_NAMESPACE` (`None` or blank:
+/// not set). The template passes its `MetricNamespace` parameter as `WATCHDOG_NAMESPACE`, so the
+/// metrics land where its alarms and dashboard look even when the TOML says otherwise.
+pub fn config_from_texts(config: Option<&str>, namespace: Option<&str>) -> Result<Config, ConfigError> {
+    let mut config = match config {
+        Some(text) if !text.trim().is_empty() => Config::from_toml_str(text)?,
+        _ => Config::default(),
+    };
+    if let Some(namespace) = namespace.filter(|n| !n.trim().is_empty()) {
+        // Checked by the config itself, so the variable obeys exactly the rules of the key.
+        // A JSON string is a valid TOML basic string.
+        let toml = format!("namespace = {}", Value::String(namespace.to_string()));
+        let checked = Config::from_toml_str(&toml).map_err(|err| match err {
+            ConfigError::Invalid { reason, .. } => ConfigError::Invalid {
+                key: "WATCHDOG_NAMESPACE".into(),
+                reason,
+            },
+            other => other,
+        })?;
+        config.namespace = checked.namespace;
     }
+    Ok(config)
 }
 
 impl Handler {
-    /// A handler for this config, reading its own log group and name from Lambda's variables.
-    pub fn from_env(config: Config) -> Handler {
+    /// A handler for this config, reading its own log group and name from Lambda's variables
+    /// and the notices topic from `WATCHDOG_TOPIC_ARN` (none: notices are only logged).
+    pub async fn from_env(config: Config) -> Handler {
         let own_group = std::env::var("AWS_LAMBDA_LOG_GROUP_NAME").ok();
         let name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "lambda-watchdog".into());
-        Handler::new(Processor::new(config, Clock::Wall, own_group, name))
+        let publisher = Publisher::from_env().await;
+        Handler::new(Processor::new(config, Clock::Wall, own_group, name), publisher)
     }
 
-    /// A handler around a processor.
-    pub fn new(processor: Processor) -> Handler {
+    /// A handler around a processor and an optional SNS publisher.
+    pub fn new(processor: Processor, publisher: Option<Publisher>) -> Handler {
+        let notifier = Notifier::new(Notifier::region_for(processor.config()));
         Handler {
-            processor: Mutex::new(processor),
+            state: Mutex::new(State { processor, notifier }),
+            publisher,
+            sns_down_until: Mutex::new(None),
         }
     }
 
-    /// Handles one event: metrics to stdout, and for Kinesis an empty partial-batch response.
+    /// Handles one event: metrics to stdout, then notices, and for Kinesis an empty
+    /// partial-batch response. The metrics are out before any notice is sent, so a failed notice
+    /// never fails the invocation (a retry would duplicate the metrics).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
-        let outcome = {
-            // A panic elsewhere cannot leave the processor half-updated in a way that matters
-            // more than losing the container's memory, so a poisoned lock is simply reused.
-            let mut processor = self.processor.lock().unwrap_or_else(|p| p.into_inner());
-            processor.handle_event(&event.payload)
-        };
-        write_documents(&mut std::io::stdout().lock(), &outcome.documents)?;
-        let t = &outcome.telemetry;
+        let ingested = self.ingest(&event.payload);
+        write_documents(&mut std::io::stdout().lock(), &ingested.outcome.documents)?;
+        let notice_documents = self.notify(&ingested.notices, event.context.deadline).await;
+        write_documents(&mut std::io::stdout().lock(), &notice_documents)?;
+        let t = &ingested.outcome.telemetry;
         info!(
             request_id = %event.context.request_id,
             batches = t.get(ProcessorMetric::BatchesProcessed),
             events = t.get(ProcessorMetric::EventsProcessed),
             decode_failures = t.get(ProcessorMetric::DecodeFailures),
-            invocations_with_news = outcome.invocations.len(),
-            documents = outcome.documents.len(),
+            notices = ingested.notices.len(),
+            invocations_with_news = ingested.outcome.invocations.len(),
+            documents = ingested.outcome.documents.len(),
             "Processed an event."
         );
-        Ok(match outcome.shape {
-            Shape::Kinesis => serde_json::to_value(KinesisEventResponse::default())?,
+        Ok(ingested.response)
+    }
+
+    /// The first phase: process the event and decide the notices (no I/O).
+    pub fn ingest(&self, payload: &Value) -> Ingested {
+        // A panic elsewhere cannot leave the state half-updated in a way that matters more than
+        // losing the container's memory, so a poisoned lock is simply reused.
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let State { processor, notifier } = &mut *state;
+        let outcome = processor.handle_event(payload);
+        let notices = notifier.notices_for(processor.config(), &outcome.invocations);
+        let response = match outcome.shape {
+            Shape::Kinesis => serde_json::to_value(KinesisEventResponse::default()).unwrap_or(Value::Null),
             _ => Value::Null,
-        })
+        };
+        Ingested {
+            outcome,
+            notices,
+            response,
+        }
+    }
+
+    /// The second phase: deliver the notices within the time left before `deadline_ms` (epoch
+    /// ms; 0 for none) and return the EMF documents that count them.
+    pub async fn notify(&self, notices: &[Notice], deadline_ms: u64) -> Vec<String> {
+        if notices.is_empty() {
+            return Vec::new();
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(Duration::from_secs(2));
+        let budget = if deadline_ms == 0 {
+            NOTICE_BUDGET
+        } else {
+            left.min(NOTICE_BUDGET)
+        };
+        let down = self
+            .sns_down_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|until| Instant::now() < until);
+        let delivery = deliver(self.publisher.as_ref(), notices, Instant::now() + budget, down).await;
+        if delivery.sns_failed {
+            *self.sns_down_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + SNS_BACKOFF);
+        }
+        let mut telemetry = Telemetry::default();
+        telemetry.add(ProcessorMetric::NoticesSent, delivery.sent);
+        telemetry.add(ProcessorMetric::NoticeFailures, delivery.failed);
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.processor.telemetry_documents(
+            &telemetry,
+            &[ProcessorMetric::NoticesSent, ProcessorMetric::NoticeFailures],
+            now_ms as i64,
+        )
+    }
+}
+
+/// What the first phase of handling an event produced.
+pub struct Ingested {
+    /// The processor's outcome (EMF documents included).
+    pub outcome: Outcome,
+    /// The notices to deliver.
+    pub notices: Vec<Notice>,
+    /// The invocation's response.
+    pub response: Value,
+}
+
+#[cfg(test)]
+mod namespace_tests {
+    use super::*;
+
+    const SAMPLE: &str = "namespace = \"FromToml\"\n[defaults]\ntimeout_seconds = 60";
+
+    #[test]
+    fn watchdog_namespace_overrides_the_configs_namespace_and_keeps_the_rest() {
+        let config = config_from_texts(Some(SAMPLE), Some("Team/Watchdog")).unwrap();
+        assert_eq!(config.namespace, "Team/Watchdog");
+        assert_eq!(config.defaults.timeout_seconds, 60.0);
+        let config = config_from_texts(None, Some("Team/Watchdog")).unwrap();
+        assert_eq!(config.namespace, "Team/Watchdog");
+    }
+
+    #[test]
+    fn an_unset_or_blank_watchdog_namespace_leaves_the_configs_namespace() {
+        for blank in [None, Some(""), Some("  ")] {
+            assert_eq!(config_from_texts(Some(SAMPLE), blank).unwrap().namespace, "FromToml");
+        }
+        assert_eq!(config_from_texts(Some(" "), None).unwrap().namespace, "LambdaWatchdog");
+    }
+
+    #[test]
+    fn a_bad_watchdog_namespace_fails_the_cold_start_naming_the_variable() {
+        for bad in ["AWS/Lambda", "has space", "quote\"d", &"x".repeat(256)] {
+            let err = config_from_texts(Some(SAMPLE), Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("`WATCHDOG_NAMESPACE` is not valid"), "{bad}: {err}");
+        }
     }
 }

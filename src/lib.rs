@@ -15,6 +15,7 @@ pub mod emf;
 pub mod lambda;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod parse;
 pub mod processor;
 pub mod replay;

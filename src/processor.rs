@@ -753,6 +753,30 @@ impl Processor {
         });
     }
 
+    /// EMF documents for the processor's own counters (dimension `Processor`), at `timestamp_ms`.
+    pub fn telemetry_documents(
+        &self,
+        telemetry: &Telemetry,
+        metrics: &[ProcessorMetric],
+        timestamp_ms: i64,
+    ) -> Vec<String> {
+        let entries: Vec<Entry<'_>> = metrics
+            .iter()
+            .map(|m| Entry {
+                name: m.name(),
+                unit: Unit::Count.name(),
+                value: EntryValue::Count(telemetry.get(*m)),
+            })
+            .collect();
+        let target = Target {
+            namespace: &self.config.namespace,
+            timestamp_ms,
+            dimensions: &[("Processor", self.processor_name.as_str())],
+            dimension_sets: &[&["Processor"]],
+        };
+        emf::render(target, &entries)
+    }
+
     fn finish(&mut self, shape: Shape, acc: Accumulator) -> Outcome {
         let mut documents = Vec::new();
         let namespace = self.config.namespace.as_str();
@@ -803,21 +827,7 @@ impl Processor {
             documents.extend(emf::render(target, &entries));
         }
         let now = self.clock.now_ms(acc.newest_ms);
-        let processor_entries: Vec<Entry<'_>> = ProcessorMetric::ALL
-            .iter()
-            .map(|m| Entry {
-                name: m.name(),
-                unit: Unit::Count.name(),
-                value: EntryValue::Count(acc.telemetry.get(*m)),
-            })
-            .collect();
-        let target = Target {
-            namespace,
-            timestamp_ms: now,
-            dimensions: &[("Processor", self.processor_name.as_str())],
-            dimension_sets: &[&["Processor"]],
-        };
-        documents.extend(emf::render(target, &processor_entries));
+        documents.extend(self.telemetry_documents(&acc.telemetry, &ProcessorMetric::ALL, now));
         Outcome {
             shape,
             documents,

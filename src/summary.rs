@@ -70,6 +70,8 @@ pub struct Summary {
     pub documents: usize,
     /// How many events (files, or events in them) were replayed.
     pub events: usize,
+    /// How many notices the events called for.
+    pub notices: usize,
 }
 
 impl Summary {
@@ -102,6 +104,11 @@ impl Summary {
             f.timeout = record.timeout;
             f.chunk_size = record.chunk_size.or(f.chunk_size);
         }
+    }
+
+    /// Adds processor counters that did not come from an outcome (notice deliveries).
+    pub fn add_telemetry(&mut self, telemetry: &Telemetry) {
+        self.telemetry.merge(telemetry);
     }
 
     /// Finishes the statistics and notes; call once before rendering.
@@ -142,6 +149,7 @@ impl Summary {
             "processor": processor,
             "events": self.events,
             "emf_documents": self.documents,
+            "notices": self.notices,
         })
     }
 
@@ -214,7 +222,7 @@ impl Summary {
         let t = &self.telemetry;
         let _ = writeln!(
             out,
-            "\nProcessor: {} batches processed, {} events, {} control messages, {} undecodable, {} excluded, {} events outside the EMF window; {} EMF documents from {} events.",
+            "\nProcessor: {} batches processed, {} events, {} control messages, {} undecodable, {} excluded, {} events outside the EMF window; {} EMF documents from {} events; {} notices ({} sent to SNS, {} failed).",
             t.get(ProcessorMetric::BatchesProcessed),
             t.get(ProcessorMetric::EventsProcessed),
             t.get(ProcessorMetric::ControlMessages),
@@ -223,6 +231,9 @@ impl Summary {
             t.get(ProcessorMetric::EventsTooOld) + t.get(ProcessorMetric::EventsTooNew),
             self.documents,
             self.events,
+            self.notices,
+            t.get(ProcessorMetric::NoticesSent),
+            t.get(ProcessorMetric::NoticeFailures),
         );
         out
     }

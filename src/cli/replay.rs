@@ -8,7 +8,10 @@ use clap::{Parser, ValueEnum};
 
 use crate::Config;
 use crate::logging;
-use crate::processor::{Clock, Processor};
+use crate::metrics::ProcessorMetric;
+use crate::notify::Notifier;
+use crate::notify::sns::{Publisher, deliver, message_for};
+use crate::processor::{Clock, Processor, Telemetry};
 use crate::replay::{collect, replay_file};
 use crate::summary::Summary;
 
@@ -27,6 +30,15 @@ pub struct Args {
     /// "Now" for EMF's 14-day/2-hour window, epoch ms; default: as if each batch arrived live.
     #[arg(long)]
     now: Option<i64>,
+    /// Write every notice (alerts and chunk-size advice) as one JSON line to this file.
+    #[arg(long, value_name = "FILE")]
+    notices: Option<PathBuf>,
+    /// Send the notices to the SNS topic for real (--topic-arn, else $WATCHDOG_TOPIC_ARN).
+    #[arg(long)]
+    publish: bool,
+    /// The SNS topic for --publish.
+    #[arg(long)]
+    topic_arn: Option<String>,
     /// Files or folders: *.json events (direct, Kinesis, decoded, or arrays of them), *.log/*.txt lines.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -66,8 +78,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let near_ratio = config.clone();
     let clock = args.now.map_or(Clock::FollowLogs, Clock::Fixed);
+    let mut notifier = Notifier::new(Notifier::region_for(&config));
     let mut processor = Processor::new(config, clock, None, "lambda-watchdog");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let publisher = if args.publish {
+        let topic = args
+            .topic_arn
+            .clone()
+            .or_else(|| std::env::var("WATCHDOG_TOPIC_ARN").ok())
+            .filter(|t| !t.is_empty());
+        let Some(topic) = topic else {
+            anyhow::bail!("--publish needs a topic: give --topic-arn or set WATCHDOG_TOPIC_ARN");
+        };
+        Some(runtime.block_on(Publisher::new(topic)))
+    } else {
+        None
+    };
+    let mut notices_out = match &args.notices {
+        Some(path) => {
+            Some(std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| {
+                anyhow::anyhow!("could not create {}: {e}", path.display())
+            })?))
+        }
+        None => None,
+    };
     let (files, mut failures) = collect(&args.paths);
+    let mut sns_down = false;
     let mut summary = Summary::default();
     let mut stdout = std::io::stdout().lock();
     for file in &files {
@@ -78,10 +114,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         logging::write_documents(&mut stdout, &outcome.documents)?;
                     }
                     summary.add(outcome);
+                    let notices = notifier.notices_for(processor.config(), &outcome.invocations);
+                    if let Some(out) = notices_out.as_mut() {
+                        for notice in &notices {
+                            writeln!(out, "{}", serde_json::to_string(&message_for(notice))?)?;
+                        }
+                    }
+                    summary.notices += notices.len();
+                    if let Some(publisher) = &publisher {
+                        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                        let delivery = runtime.block_on(deliver(Some(publisher), &notices, deadline, sns_down));
+                        sns_down |= delivery.sns_failed;
+                        let mut telemetry = Telemetry::default();
+                        telemetry.add(ProcessorMetric::NoticesSent, delivery.sent);
+                        telemetry.add(ProcessorMetric::NoticeFailures, delivery.failed);
+                        summary.add_telemetry(&telemetry);
+                    }
                 }
             }
             Err(err) => failures.push(err),
         }
+    }
+    if let Some(mut out) = notices_out {
+        out.flush()?;
     }
     summary.finish(|function| near_ratio.settings_for(function).near_timeout_ratio);
     match args.output {

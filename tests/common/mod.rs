@@ -1,10 +1,15 @@
 //! Helpers shared by the integration tests: the shipped sample events and their expected counts.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use lambda_watchdog::config::DEFAULT_MAX_DECODED_BYTES;
+use lambda_watchdog::decode::decode_payload;
 use lambda_watchdog::processor::{Clock, Outcome, Processor};
+use lambda_watchdog::testing::encode_batch;
 use lambda_watchdog::{Config, replay};
 use serde_json::Value;
 
@@ -63,4 +68,50 @@ pub fn totals(documents: &[String], dimension: &str) -> BTreeMap<String, BTreeMa
         }
     }
     out
+}
+
+/// Applies `f` to every batch of a saved event (direct or Kinesis) that decodes, and encodes it
+/// again the way CloudWatch Logs does. Batches that do not decode (the malformed samples) are left
+/// byte for byte as they are.
+pub fn map_batches(event: &mut Value, mut f: impl FnMut(&mut Value)) {
+    let datas: Vec<&mut Value> = if event.get("awslogs").is_some() {
+        event.pointer_mut("/awslogs/data").into_iter().collect()
+    } else {
+        match event.get_mut("Records") {
+            Some(Value::Array(records)) => records
+                .iter_mut()
+                .filter_map(|r| r.pointer_mut("/kinesis/data"))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    for data in datas {
+        let Some(text) = data.as_str() else { continue };
+        let Ok(bytes) = decode_payload(text, DEFAULT_MAX_DECODED_BYTES) else {
+            continue;
+        };
+        let Ok(mut batch) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        f(&mut batch);
+        *data = Value::String(encode_batch(batch.to_string().as_bytes()));
+    }
+}
+
+/// Every (log group, message) of the sample events' data batches, in file order.
+pub fn sample_lines() -> Vec<(String, String)> {
+    let mut lines = Vec::new();
+    for file in event_files() {
+        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        map_batches(&mut event, |batch| {
+            if batch["messageType"] != "DATA_MESSAGE" {
+                return;
+            }
+            let group = batch["logGroup"].as_str().unwrap_or_default().to_string();
+            for e in batch["logEvents"].as_array().into_iter().flatten() {
+                lines.push((group.clone(), e["message"].as_str().unwrap_or_default().to_string()));
+            }
+        });
+    }
+    lines
 }
