@@ -910,13 +910,6 @@ fn sniff_log_group(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(&bytes[at..at + len]).ok()
 }
 
-impl DataMessage<'_> {
-    /// Reads a decoded message from a JSON value.
-    pub fn deserialize_from(value: &Value) -> Result<DataMessage<'_>, serde_json::Error> {
-        serde::Deserialize::deserialize(value)
-    }
-}
-
 #[cfg(test)]
 #[path = "processor_tests.rs"]
 mod tests;

@@ -34,6 +34,11 @@ pub struct DataMessage<'a> {
 }
 
 impl DataMessage<'_> {
+    /// Reads a decoded message from a JSON value (a saved, already decoded batch).
+    pub fn deserialize_from(value: &serde_json::Value) -> Result<DataMessage<'_>, serde_json::Error> {
+        Deserialize::deserialize(value)
+    }
+
     /// Whether this is a CloudWatch Logs reachability check rather than log data.
     pub fn is_control(&self) -> bool {
         self.message_type == "CONTROL_MESSAGE"
