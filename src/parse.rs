@@ -338,22 +338,37 @@ fn parse_text_app(message: &str) -> AppLine<'_> {
     let mut request_id = None;
     let mut level = None;
     let mut level_open = true;
+    // Where the prefix of timestamps, request id and level ends: nothing to find before it, so
+    // the signal scan starts there.
+    let mut body_start = 0;
+    let mut in_prefix = true;
+    let end_of = |token: &str| token.as_ptr() as usize - message.as_ptr() as usize + token.len();
     for (i, token) in first.split([' ', '\t']).filter(|t| !t.is_empty()).take(6).enumerate() {
         if request_id.is_none() && is_request_id(token) {
             request_id = Some(token);
+            if in_prefix {
+                body_start = end_of(token);
+            }
             continue;
         }
+        let mut prefix_like = false;
         if level_open {
             if let Some(l) = level_token(token) {
                 level = Some(l);
                 level_open = false;
+                prefix_like = true;
             } else if let Some(l) = token.strip_prefix("level=").or_else(|| token.strip_prefix("lvl=")) {
                 level = Level::from_word(l.trim_matches('"'), true);
                 level_open = false;
-            } else if !(is_prefix_token(token) || (i == 0 && (token.starts_with("time=") || token.starts_with("ts="))))
-            {
+            } else if is_prefix_token(token) || (i == 0 && (token.starts_with("time=") || token.starts_with("ts="))) {
+                prefix_like = true;
+            } else {
                 level_open = false;
             }
+        }
+        in_prefix &= prefix_like;
+        if in_prefix {
+            body_start = end_of(token);
         }
         if request_id.is_some() && !level_open {
             break;
@@ -362,13 +377,14 @@ fn parse_text_app(message: &str) -> AppLine<'_> {
     if level.is_none() && starts_like_a_crash(first) {
         level = Some(Level::Error);
     }
-    let found = scan_line(message);
+    let body = &message[body_start..];
+    let found = scan_line(body);
     AppLine {
         request_id,
         level,
         signals: found.signals,
-        timed_out_after: number_at(message, found.timed_out_after_at),
-        chunk_size: number_at(message, found.chunk_size_at),
+        timed_out_after: number_at(body, found.timed_out_after_at),
+        chunk_size: number_at(body, found.chunk_size_at),
     }
 }
 
