@@ -92,6 +92,10 @@ impl Handler {
     /// partial-batch response. The metrics are out before any notice is sent, so a failed notice
     /// never fails the invocation (a retry would duplicate the metrics).
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
+        // The template's report schedule invokes this same function: not a log delivery.
+        if crate::report::is_scheduled_event(&event.payload) {
+            return Ok(self.scheduled_report(&event.payload).await?);
+        }
         let ingested = self.ingest(&event.payload);
         write_documents(&mut std::io::stdout().lock(), &ingested.outcome.documents)?;
         let notice_documents = self.notify(&ingested.notices, event.context.deadline).await;
@@ -108,6 +112,20 @@ impl Handler {
             "Processed an event."
         );
         Ok(ingested.response)
+    }
+
+    /// Makes the scheduled report (`DailyReportSchedule` in the template) from CloudWatch and
+    /// publishes it to the notices topic. A failure fails the invocation, so that it shows in
+    /// Lambda's Errors metric and Lambda retries it like any asynchronous invocation.
+    pub async fn scheduled_report(&self, event: &Value) -> Result<Value, crate::report::ReportError> {
+        let config = {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.processor.config().clone()
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        crate::report::scheduled(event, &config, self.publisher.as_ref(), now).await
     }
 
     /// The first phase: process the event and decide the notices (no I/O).

@@ -19,6 +19,7 @@ pub mod notify;
 pub mod parse;
 pub mod processor;
 pub mod replay;
+pub mod report;
 pub mod signals;
 pub mod summary;
 pub mod testing;

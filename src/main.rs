@@ -16,12 +16,15 @@ struct Cli {
 enum Command {
     /// Run saved events (files or folders) through the processor, like one warm Lambda container.
     Replay(cli::replay::Args),
+    /// Read the watchdog's metrics back from CloudWatch: per function, worst first, over a window.
+    Report(cli::report::Args),
 }
 
 fn main() -> ExitCode {
     logging::init_cli();
     let result = match Cli::parse().command {
         Command::Replay(args) => cli::replay::run(args),
+        Command::Report(args) => cli::report::run(args),
     };
     result.unwrap_or_else(|err| {
         eprintln!("lambda-watchdog: {err:#}");
