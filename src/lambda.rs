@@ -157,7 +157,9 @@ impl Handler {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(Duration::from_secs(2));
-        let budget = if deadline_ms == 0 {
+        // A deadline in the past means none was given (cargo-lambda's emulator sends a fixed
+        // 600000): use the notice budget alone.
+        let budget = if deadline_ms <= now_ms {
             NOTICE_BUDGET
         } else {
             left.min(NOTICE_BUDGET)

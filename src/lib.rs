@@ -14,6 +14,7 @@ pub mod decode;
 pub mod emf;
 pub mod lambda;
 pub mod logging;
+pub mod metric_filters;
 pub mod metrics;
 pub mod notify;
 pub mod parse;

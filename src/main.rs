@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use lambda_watchdog::{cli, logging};
 
 #[derive(Parser)]
-#[command(name = "lambda-watchdog", version, about = "Watches a fleet of AWS Lambda functions through their CloudWatch Logs.")]
+#[command(
+    name = "lambda-watchdog",
+    version,
+    about = "Watches a fleet of AWS Lambda functions through their CloudWatch Logs."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -16,6 +20,8 @@ struct Cli {
 enum Command {
     /// Run saved events (files or folders) through the processor, like one warm Lambda container.
     Replay(cli::replay::Args),
+    /// Print CloudWatch Logs metric filters (CloudFormation JSON) for what they can count without the processor.
+    MetricFilters(cli::metric_filters::Args),
     /// Read the watchdog's metrics back from CloudWatch: per function, worst first, over a window.
     Report(cli::report::Args),
 }
@@ -24,6 +30,7 @@ fn main() -> ExitCode {
     logging::init_cli();
     let result = match Cli::parse().command {
         Command::Replay(args) => cli::replay::run(args),
+        Command::MetricFilters(args) => cli::metric_filters::run(args),
         Command::Report(args) => cli::report::run(args),
     };
     result.unwrap_or_else(|err| {

@@ -1,4 +1,5 @@
 //! The command line's subcommands, one module each; `src/main.rs` only dispatches.
 
+pub mod metric_filters;
 pub mod replay;
 pub mod report;

@@ -1,0 +1,586 @@
+//! End to end: the real `watchdog-lambda` binary under cargo-lambda's Lambda runtime emulator
+//! (`cargo lambda watch`), with moto_server standing in for SNS and SQS. Every file in `events/`
+//! is invoked over HTTP, in name order, like deliveries to one warm container; the EMF documents
+//! the function prints must be valid and add up to `tests/data/expected-counts.json`.
+//!
+//! The tools come from `.venv/` (`scripts/venv` installs them, and this test runs it). A missing
+//! tool fails the test with what to do; it never skips.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_sns::config::{Credentials, Region};
+use aws_sdk_sqs::types::QueueAttributeName;
+use common::{event_files, expected_counts, map_batches, root, totals};
+use lambda_watchdog::emf::check_document;
+use serde_json::Value;
+
+/// The namespace passed in `WATCHDOG_NAMESPACE`, as the template passes `MetricNamespace`; it
+/// differs from watchdog.toml's so the test sees the variable win.
+const NAMESPACE: &str = "LambdaWatchdog/EndToEnd";
+
+/// The first invocation makes `cargo lambda watch` build the function (a debug build of the AWS
+/// SDK takes about 4 minutes on 2 cores from scratch); later ones answer in milliseconds.
+const FIRST_INVOKE: Duration = Duration::from_secs(10 * 60);
+const LATER_INVOKE: Duration = Duration::from_secs(60);
+
+/// A started process and everything it has printed, line by line.
+struct Started {
+    name: &'static str,
+    child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Started {
+    /// Starts `command` in a process group of its own (so that stopping it also stops what it
+    /// started: cargo-lambda runs cargo, which runs the function) with both outputs collected.
+    fn spawn(name: &'static str, mut command: Command) -> Started {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {name} ({command:?}): {e}"));
+        let stdout = collect_lines(child.stdout.take().expect("piped stdout"));
+        let stderr = collect_lines(child.stderr.take().expect("piped stderr"));
+        Started {
+            name,
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Its output so far, for failure messages.
+    fn transcript(&self) -> String {
+        let tail = |lines: Vec<String>| lines[lines.len().saturating_sub(40)..].join("\n");
+        format!(
+            "--- {} stdout (last 40 lines):\n{}\n--- {} stderr (last 40 lines):\n{}",
+            self.name,
+            tail(self.stdout()),
+            self.name,
+            tail(self.stderr())
+        )
+    }
+
+    /// Fails the test if the process has exited.
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited early ({status})\n{}", self.name, self.transcript());
+        }
+    }
+}
+
+impl Drop for Started {
+    /// Stops the process group: TERM, then KILL after 5 s. Runs on failure too (unwinding).
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let signal = |sig: &str| {
+            let _ = Command::new("kill")
+                .args([sig, "--", &group])
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The group may outlive its leader (the function under cargo run): KILL it regardless.
+        signal("-KILL");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn collect_lines(pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            match line {
+                Ok(line) => sink.lock().unwrap().push(line),
+                Err(_) => break,
+            }
+        }
+    });
+    lines
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A minimal HTTP/1.1 exchange (no client crate needed): status and body.
+fn http(port: u16, method: &str, path: &str, body: &[u8], timeout: Duration) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(body)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {head:?}")))?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked")
+    });
+    Ok((status, if chunked { dechunk(body) } else { body.to_string() }))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Waits until something answers HTTP on the port, failing if the process exits or time runs out.
+fn wait_for_http(process: &mut Started, port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        if http(port, "GET", "/", b"", Duration::from_secs(5)).is_ok() {
+            return;
+        }
+        process.assert_running();
+        if Instant::now() > deadline {
+            panic!(
+                "{} did not answer on port {port} within {within:?}\n{}",
+                process.name,
+                process.transcript()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `.venv/bin/<tool>`, after `scripts/venv` made sure the virtual environment is complete.
+fn venv_tool(root: &Path, tool: &str) -> PathBuf {
+    let path = root.join(".venv/bin").join(tool);
+    assert!(
+        path.is_file(),
+        "{} is missing although scripts/venv succeeded: check scripts/requirements.txt (it must list moto[server] and cargo-lambda)",
+        path.display()
+    );
+    path
+}
+
+fn run_scripts_venv(root: &Path) {
+    let output = Command::new(root.join("scripts/venv"))
+        .current_dir(root)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run scripts/venv (it needs bash and python3): {e}"));
+    assert!(
+        output.status.success(),
+        "scripts/venv failed ({}); it installs moto_server and cargo-lambda into .venv/ and needs python3 \
+         with venv or virtualenv and access to the Python package index:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Moves every log event of a saved event by the same whole number of minutes, so that the samples
+/// (logged on 2026-11-29) fall in the last half hour: the function runs on the wall clock, and EMF
+/// drops metrics more than 14 days old. Whole minutes keep every metric in the same minute as in
+/// a replay. Batches that do not decode (the malformed samples) stay byte for byte as they are.
+fn shift_to_recent_past(event: &mut Value, shift_ms: i64) {
+    map_batches(event, |batch| {
+        for e in batch["logEvents"].as_array_mut().into_iter().flatten() {
+            if let Some(t) = e["timestamp"].as_i64() {
+                e["timestamp"] = Value::from(t + shift_ms);
+            }
+        }
+    });
+}
+
+fn earliest_sample_timestamp(events: &[Value]) -> i64 {
+    let mut earliest = i64::MAX;
+    for event in events {
+        let mut copy = event.clone();
+        map_batches(&mut copy, |batch| {
+            for e in batch["logEvents"].as_array().into_iter().flatten() {
+                earliest = earliest.min(e["timestamp"].as_i64().unwrap_or(i64::MAX));
+            }
+        });
+    }
+    assert!(earliest < i64::MAX, "no log events in the samples");
+    earliest
+}
+
+/// A message SQS received from the notices topic (RawMessageDelivery off: an SNS envelope).
+#[derive(Debug)]
+struct Delivered {
+    body: Value,
+}
+
+// NOTICES, read back from SQS: every notice the function counted as sent arrives through the
+// topic, as the machine-readable JSON SQS subscribers get, with the attributes filter policies use.
+fn check_notices(topic_arn: &str, delivered: &[Delivered], processor: &BTreeMap<String, f64>) {
+    let sent = processor.get("NoticesSent").copied().unwrap_or(0.0);
+    assert_eq!(
+        processor.get("NoticeFailures").copied().unwrap_or(0.0),
+        0.0,
+        "no notice may fail with SNS up"
+    );
+    assert!(sent >= 10.0, "the samples call for alerts and advice; {sent} sent");
+    assert_eq!(delivered.len() as f64, sent, "every notice sent arrives");
+    let mut seen = Vec::new();
+    for d in delivered {
+        assert_eq!(d.body["Type"], "Notification", "not an SNS notification: {}", d.body);
+        assert_eq!(d.body["TopicArn"], topic_arn, "from another topic: {}", d.body);
+        let subject = d.body["Subject"].as_str().unwrap_or_default();
+        assert!(subject.starts_with("[watchdog] ") && subject.len() <= 100, "{subject}");
+        let notice: Value = serde_json::from_str(d.body["Message"].as_str().unwrap()).expect("the JSON notice");
+        let attrs = &d.body["MessageAttributes"];
+        assert_eq!(attrs["function"]["Value"], notice["function"], "{}", d.body);
+        assert_eq!(attrs["class"]["Value"], notice["class"], "{}", d.body);
+        assert!(attrs["severity"]["Value"].is_string(), "{}", d.body);
+        assert_ne!(
+            notice["function"], "lambda-watchdog",
+            "nothing from the excluded own group"
+        );
+        seen.push(format!(
+            "{}/{}",
+            notice["function"].as_str().unwrap(),
+            notice["class"].as_str().unwrap()
+        ));
+    }
+    for want in [
+        "uploader/Timeouts",
+        "uploader/OutOfMemory",
+        "orch-files/TooManyConnections",
+        "orch-user/RateLimited",
+        "scraper-worker/ChunkSize",
+    ] {
+        assert!(seen.iter().any(|s| s == want), "no {want} notice among {seen:?}");
+    }
+    eprintln!("e2e: {} notices arrived through SNS and SQS", delivered.len());
+}
+
+struct Fleet {
+    sns: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+    topic_arn: String,
+    queue_url: String,
+}
+
+impl Fleet {
+    /// The notices topic and a queue subscribed to it, on moto.
+    async fn create(endpoint: &str) -> Fleet {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
+            .load()
+            .await;
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let topic_arn = sns
+            .create_topic()
+            .name("lambda-watchdog-notices")
+            .send()
+            .await
+            .expect("moto creates the topic")
+            .topic_arn
+            .expect("a topic ARN");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("lambda-watchdog-notices-e2e")
+            .send()
+            .await
+            .expect("moto creates the queue")
+            .queue_url
+            .expect("a queue URL");
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("moto gives the queue's attributes");
+        let queue_arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .expect("a queue ARN")
+            .clone();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .attributes("RawMessageDelivery", "false")
+            .send()
+            .await
+            .expect("moto subscribes the queue");
+        Fleet {
+            sns,
+            sqs,
+            topic_arn,
+            queue_url,
+        }
+    }
+
+    /// Everything waiting in the queue (deleted as read).
+    async fn drain(&self) -> Vec<Delivered> {
+        let mut out = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("moto receives");
+            let messages = received.messages();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                let body = m.body().unwrap_or_default();
+                out.push(Delivered {
+                    body: serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}")),
+                });
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("moto deletes");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_sample_event_through_the_lambda_runtime_emulator() {
+    let root = root();
+    run_scripts_venv(&root);
+    let moto_server = venv_tool(&root, "moto_server");
+    let cargo_lambda = venv_tool(&root, "cargo-lambda");
+
+    let moto_port = free_port();
+    let mut command = Command::new(&moto_server);
+    command.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
+    let mut moto = Started::spawn("moto_server", command);
+    wait_for_http(&mut moto, moto_port, Duration::from_secs(60));
+    let endpoint = format!("http://127.0.0.1:{moto_port}");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let fleet = runtime.block_on(Fleet::create(&endpoint));
+    // The plumbing works before the function runs, so a missing notice later is the function's.
+    let canary = runtime.block_on(async {
+        fleet
+            .sns
+            .publish()
+            .topic_arn(&fleet.topic_arn)
+            .message("e2e canary")
+            .send()
+            .await
+            .expect("moto publishes");
+        fleet.drain().await
+    });
+    assert_eq!(
+        canary.len(),
+        1,
+        "the canary did not arrive through SNS and SQS: {canary:?}"
+    );
+    assert_eq!(
+        canary[0].body["Message"], "e2e canary",
+        "RawMessageDelivery must be off"
+    );
+
+    // cargo-lambda runs `cargo run`: put the cargo that runs this test first on the PATH.
+    let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
+    if let Some(cargo_dir) = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|c| c.parent().map(Path::to_path_buf))
+    {
+        path.insert(0, cargo_dir);
+    }
+    path.insert(0, root.join(".venv/bin"));
+    let watch_port = free_port();
+    let mut command = Command::new(&cargo_lambda);
+    command
+        .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &watch_port.to_string()])
+        .current_dir(&root)
+        .env("PATH", std::env::join_paths(path).expect("a valid PATH"))
+        .env(
+            "WATCHDOG_CONFIG",
+            std::fs::read_to_string(root.join("watchdog.toml")).unwrap(),
+        )
+        .env("WATCHDOG_NAMESPACE", NAMESPACE)
+        .env("WATCHDOG_TOPIC_ARN", &fleet.topic_arn)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("RUST_LOG", "info")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    let mut watch = Started::spawn("cargo lambda watch", command);
+    wait_for_http(&mut watch, watch_port, Duration::from_secs(60));
+
+    let files = event_files();
+    let mut events: Vec<Value> = files
+        .iter()
+        .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
+        .collect();
+    let minute = 60_000;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let earliest = earliest_sample_timestamp(&events);
+    let shift = (now / minute - 30) * minute - earliest / minute * minute;
+    for event in &mut events {
+        shift_to_recent_past(event, shift);
+    }
+
+    let invoke_path = "/2015-03-31/functions/watchdog-lambda/invocations";
+    for (i, (file, event)) in files.iter().zip(&events).enumerate() {
+        let name = file.file_name().unwrap().to_string_lossy();
+        let timeout = if i == 0 { FIRST_INVOKE } else { LATER_INVOKE };
+        let started = Instant::now();
+        let (status, body) = http(watch_port, "POST", invoke_path, event.to_string().as_bytes(), timeout)
+            .unwrap_or_else(|e| panic!("invoking with {name}: {e}\n{}", watch.transcript()));
+        if i == 0 {
+            eprintln!("e2e: first invocation (with the build) took {:?}", started.elapsed());
+        }
+        assert_eq!(status, 200, "{name}: {body}\n{}", watch.transcript());
+        let response: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{name}: {e}: {body}"));
+        let want = if event.get("Records").is_some() {
+            serde_json::json!({"batchItemFailures": []})
+        } else {
+            Value::Null
+        };
+        assert_eq!(response, want, "{name}: the response must never ask Lambda to retry");
+    }
+
+    // Each invocation logs "Processed an event." after its documents and notices are out; then
+    // the documents are in the pipe, and a short quiet spell lets the reader take them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = watch
+            .stderr()
+            .iter()
+            .chain(watch.stdout().iter())
+            .filter(|l| l.contains("Processed an event."))
+            .count();
+        if done >= files.len() {
+            break;
+        }
+        watch.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "{done} of {} invocations logged \"Processed an event.\"\n{}",
+            files.len(),
+            watch.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut seen = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = watch.stdout().len();
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+
+    let documents: Vec<String> = watch.stdout().into_iter().filter(|l| l.starts_with('{')).collect();
+    assert!(
+        documents.len() > 20,
+        "only {} EMF documents\n{}",
+        documents.len(),
+        watch.transcript()
+    );
+    for doc in &documents {
+        check_document(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+        let value: Value = serde_json::from_str(doc).unwrap();
+        for directive in value["_aws"]["CloudWatchMetrics"].as_array().unwrap() {
+            assert_eq!(directive["Namespace"], NAMESPACE, "WATCHDOG_NAMESPACE must win: {doc}");
+        }
+    }
+
+    let expected = expected_counts();
+    let got = totals(&documents, "FunctionName");
+    for (function, metrics) in expected.iter().filter(|(f, _)| !f.starts_with('_')) {
+        for (metric, want) in metrics {
+            let have = got.get(function).and_then(|m| m.get(metric)).copied().unwrap_or(0.0);
+            assert_eq!(have, *want as f64, "{function} {metric}");
+        }
+        assert_eq!(
+            got[function].get("Duration").copied().unwrap_or(0.0),
+            got[function]["Invocations"],
+            "{function}: one Duration value per invocation"
+        );
+    }
+    let functions: Vec<&String> = got.keys().collect();
+    let expected_functions: Vec<&String> = expected.keys().filter(|f| !f.starts_with('_')).collect();
+    assert_eq!(functions, expected_functions, "the excluded own group must not appear");
+
+    let processor = totals(&documents, "Processor");
+    assert_eq!(processor.len(), 1, "one processor: {:?}", processor.keys());
+    let processor: &BTreeMap<String, f64> = processor.values().next().unwrap();
+    for (metric, want) in &expected["_processor"] {
+        assert_eq!(processor[metric], *want as f64, "Processor {metric}");
+    }
+    assert_eq!(processor["BatchesExcluded"], 1.0, "the own group's batch");
+    assert_eq!(
+        processor["EventsTooOld"], 0.0,
+        "the samples were moved to the recent past"
+    );
+    assert_eq!(processor["EventsTooNew"], 0.0);
+
+    let delivered = runtime.block_on(fleet.drain());
+    check_notices(&fleet.topic_arn, &delivered, processor);
+}
