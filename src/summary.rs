@@ -239,7 +239,8 @@ impl Summary {
     }
 }
 
-fn seconds(ms: f64) -> String {
+/// A duration for people: `45s`, `2.50s`.
+pub fn seconds(ms: f64) -> String {
     if ms >= 10_000.0 {
         format!("{:.0}s", ms / 1000.0)
     } else {
@@ -247,7 +248,8 @@ fn seconds(ms: f64) -> String {
     }
 }
 
-fn source_word(source: TimeoutSource) -> &'static str {
+/// Where a timeout came from, in one word.
+pub fn source_word(source: TimeoutSource) -> &'static str {
     match source {
         TimeoutSource::Config => "config",
         TimeoutSource::Learned => "learned",
@@ -293,33 +295,51 @@ fn notes(f: &FunctionSummary, near_ratio: f64) -> Vec<String> {
             c(Metric::TooManyConnections)
         ));
     }
-    if let Some(s) = f.duration_ms
-        && s.p95 >= near_ratio * timeout_ms
-    {
-        notes.push(format!(
-            "p95 duration {} is {:.0}% of the {} timeout: chunks of work may be too big",
-            seconds(s.p95),
-            s.p95 * 100.0 / timeout_ms,
-            seconds(timeout_ms)
-        ));
-    }
-    if c(Metric::NearTimeout) > 0 {
-        notes.push(format!(
-            "{} invocation(s) finished within {:.0}% of the timeout",
-            c(Metric::NearTimeout),
-            (1.0 - near_ratio) * 100.0
-        ));
-    }
-    if c(Metric::ShortRuns) > 0 {
-        notes.push(format!(
-            "{} successful run(s) were short: chunks of work may be too small",
-            c(Metric::ShortRuns)
-        ));
-    }
+    notes.extend(duration_notes(
+        f.duration_ms.map(|s| s.p95),
+        c(Metric::NearTimeout),
+        c(Metric::ShortRuns),
+        timeout_ms,
+        near_ratio,
+    ));
     if f.timeout.source == TimeoutSource::Learned {
         notes.push(format!(
             "timeout {} learned from the function's own timeouts",
             seconds(timeout_ms)
+        ));
+    }
+    notes
+}
+
+/// The notes about durations that the replay summary and the CloudWatch report share: a p95 close
+/// to the timeout (chunks too big), near-timeouts, and short runs (chunks too small).
+pub fn duration_notes(
+    p95_ms: Option<f64>,
+    near_timeouts: u64,
+    short_runs: u64,
+    timeout_ms: f64,
+    near_ratio: f64,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(p95) = p95_ms
+        && p95 >= near_ratio * timeout_ms
+    {
+        notes.push(format!(
+            "p95 duration {} is {:.0}% of the {} timeout: chunks of work may be too big",
+            seconds(p95),
+            p95 * 100.0 / timeout_ms,
+            seconds(timeout_ms)
+        ));
+    }
+    if near_timeouts > 0 {
+        notes.push(format!(
+            "{near_timeouts} invocation(s) finished within {:.0}% of the timeout",
+            (1.0 - near_ratio) * 100.0
+        ));
+    }
+    if short_runs > 0 {
+        notes.push(format!(
+            "{short_runs} successful run(s) were short: chunks of work may be too small"
         ));
     }
     notes

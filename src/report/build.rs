@@ -16,6 +16,7 @@ use super::{Window, rfc3339};
 use crate::Config;
 use crate::metrics::Metric;
 use crate::processor::{Timeout, TimeoutSource};
+use crate::summary::{duration_notes, seconds, source_word};
 
 /// How a report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -406,16 +407,6 @@ fn notes(f: &FunctionReport, near_ratio: f64, period: i64) -> Vec<String> {
     if c(Metric::Errors) > 0 {
         notes.push(format!("{} invocation(s) failed or logged errors", c(Metric::Errors)));
     }
-    if let Some(p95) = f.duration_ms.p95
-        && p95 >= near_ratio * timeout_ms
-    {
-        notes.push(format!(
-            "p95 duration {} is {:.0}% of the {} timeout: chunks of work may be too big",
-            seconds(p95),
-            p95 * 100.0 / timeout_ms,
-            seconds(timeout_ms)
-        ));
-    }
     if let Some(longest) = f.duration_ms.max
         && longest > timeout_ms * 1.05
     {
@@ -426,19 +417,13 @@ fn notes(f: &FunctionReport, near_ratio: f64, period: i64) -> Vec<String> {
             source_word(f.timeout.source)
         ));
     }
-    if c(Metric::NearTimeout) > 0 {
-        notes.push(format!(
-            "{} invocation(s) finished within {:.0}% of the timeout",
-            c(Metric::NearTimeout),
-            (1.0 - near_ratio) * 100.0
-        ));
-    }
-    if c(Metric::ShortRuns) > 0 {
-        notes.push(format!(
-            "{} successful run(s) were short: chunks of work may be too small",
-            c(Metric::ShortRuns)
-        ));
-    }
+    notes.extend(duration_notes(
+        f.duration_ms.p95,
+        c(Metric::NearTimeout),
+        c(Metric::ShortRuns),
+        timeout_ms,
+        near_ratio,
+    ));
     let per = per_period(period);
     if let Some(Peak { value, at: Some(at) }) = f.rate_limited_peak {
         notes.push(format!(
@@ -471,22 +456,6 @@ pub(super) fn percent(share: Option<f64>) -> String {
         Some(s) if s > 0.0 && s < 0.0001 => "<0.01%".to_string(),
         Some(s) => format!("{:.2}%", s * 100.0),
         None => "-".to_string(),
-    }
-}
-
-pub(super) fn seconds(ms: f64) -> String {
-    if ms >= 10_000.0 {
-        format!("{:.0}s", ms / 1000.0)
-    } else {
-        format!("{:.2}s", ms / 1000.0)
-    }
-}
-
-pub(super) fn source_word(source: TimeoutSource) -> &'static str {
-    match source {
-        TimeoutSource::Config => "config",
-        TimeoutSource::Learned => "logs",
-        TimeoutSource::Default => "default",
     }
 }
 

@@ -8,8 +8,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::build::{ChartData, FunctionReport, Report, percent, seconds, short_time, source_word};
+use super::build::{ChartData, FunctionReport, Report, percent, short_time};
 use crate::metrics::Metric;
+use crate::summary::{seconds, source_word};
 
 /// Width of the picture, px.
 pub const WIDTH: f64 = 960.0;
