@@ -234,7 +234,7 @@ fn parse_text_platform(line: &str) -> Option<Line<'_>> {
 }
 
 fn first_line(s: &str) -> &str {
-    s.split('\n').next().unwrap_or(s)
+    memchr::memchr(b'\n', s.as_bytes()).map_or(s, |end| &s[..end])
 }
 
 fn first_token(s: &str) -> Option<&str> {
@@ -449,23 +449,26 @@ fn top_level(line: &str) -> Option<TopLevel<'_>> {
         i = skip_ws(b, i + 1);
         let end = value_end(b, i)?;
         let raw = &line[i..end];
-        let text = raw
-            .strip_prefix('"')
-            .and_then(|r| r.strip_suffix('"'))
-            .filter(|t| !t.contains('\\'));
+        // The unescaped text of a string value; only the short members read below need it, so
+        // a long message is never searched for escapes.
+        let text = || {
+            raw.strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .filter(|t| !t.contains('\\'))
+        };
         match key {
-            "type" => out.kind = text,
+            "type" => out.kind = text(),
             "record" => out.record = Some(raw),
             "level" | "severity" | "levelname" if !level_seen => {
                 level_seen = true;
-                out.level = match text {
+                out.level = match text() {
                     Some(word) => Level::from_word(word, true),
                     None => raw.parse().ok().and_then(Level::from_number),
                 };
             }
-            "requestId" => out.request_id = text.filter(|t| !t.is_empty()).or(out.request_id),
+            "requestId" => out.request_id = text().filter(|t| !t.is_empty()).or(out.request_id),
             "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" => {
-                out.request_id = out.request_id.or(text.filter(|t| !t.is_empty()));
+                out.request_id = out.request_id.or(text().filter(|t| !t.is_empty()));
             }
             "errorType" => out.error_type = true,
             "chunk_size" => out.chunk_size = raw.parse().ok(),
