@@ -591,6 +591,18 @@ mod tests {
     }
 
     #[test]
+    fn the_config_shown_in_the_readme_is_valid() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("## Configuration").expect("a Configuration section")..];
+        let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let block = &section[start..start + section[start..].find("```").expect("the block ends")];
+        let config = Config::from_toml_str(block).unwrap_or_else(|e| panic!("README config: {e}"));
+        assert_eq!(config.notices.cooldown_ms, 15 * 60_000);
+        assert_eq!(config.advice.target_duration_ratio, 0.5);
+        assert!(config.settings_for("scraper-1").chunked);
+    }
+
+    #[test]
     fn the_first_matching_function_entry_wins() {
         let config = Config::from_toml_str(
             r#"
