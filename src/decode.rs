@@ -118,8 +118,12 @@ impl<'a> KinesisItem<'a> {
 
 /// Base64-decodes and gunzips a payload, refusing to inflate past `cap` bytes.
 pub fn decode_payload(data: &str, cap: usize) -> Result<Vec<u8>, DecodeError> {
-    let compressed = BASE64.decode(data.trim())?;
-    gunzip_capped(&compressed, cap)
+    gunzip_capped(&decode_base64(data)?, cap)
+}
+
+/// Base64-decodes a payload (padded or not).
+pub fn decode_base64(data: &str) -> Result<Vec<u8>, DecodeError> {
+    Ok(BASE64.decode(data.trim())?)
 }
 
 /// Gunzips (all members) into at most `cap` bytes.

@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 
 use crate::bounded::BoundedMap;
 use crate::config::{Config, FunctionSettings};
-use crate::decode::{DecodeError, Envelope, decode_payload, parse_message};
+use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_message};
 use crate::emf::{self, Entry, EntryValue, Target};
 use crate::metrics::{Metric, ProcessorMetric, Unit};
 use crate::parse::{AppLine, Line, Report, Status, parse};
@@ -459,9 +459,15 @@ impl Processor {
     }
 
     fn process_encoded(&mut self, data: &str, sequence_number: Option<&str>, acc: &mut Accumulator) {
-        let bytes = match decode_payload(data, self.config.max_decoded_bytes) {
+        // At each step that fails, the log group is looked for in what there is, so the log names
+        // the sender even when it skipped a step of the encoding.
+        let compressed = match decode_base64(data) {
             Ok(bytes) => bytes,
-            Err(err) => return self.decode_failed(&err, None, sequence_number, acc),
+            Err(err) => return self.decode_failed(&err, sniff_log_group(data.as_bytes()), sequence_number, acc),
+        };
+        let bytes = match gunzip_capped(&compressed, self.config.max_decoded_bytes) {
+            Ok(bytes) => bytes,
+            Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), sequence_number, acc),
         };
         match parse_message(&bytes) {
             Ok(message) => self.process_message(&message, acc),

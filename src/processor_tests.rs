@@ -411,3 +411,18 @@ fn truncation_never_cuts_a_character() {
     assert!(t.ends_with('…'));
     assert_eq!(truncate("short", 10), "short");
 }
+
+#[test]
+fn the_log_group_of_an_undecodable_batch_is_named_when_it_can_be_read() {
+    let cases: [(&[u8], Option<&str>); 3] = [
+        (
+            br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/uploader","logStream":"s","logEv"#,
+            Some("/aws/lambda/uploader"),
+        ),
+        (b"\x1f\x8b\x08\x00 compressed bytes", None),
+        (br#"{"logGroup":"unterminated"#, None),
+    ];
+    for (bytes, group) in cases {
+        assert_eq!(sniff_log_group(bytes), group, "{}", String::from_utf8_lossy(bytes));
+    }
+}
