@@ -178,19 +178,13 @@ pub fn leading_timestamp_ms(line: &str) -> Option<i64> {
         }
         millis = ms.parse().unwrap_or(0);
     }
-    let days = days_from_civil(year, month, day);
-    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let rfc3339 = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
+    let date = aws_sdk_cloudwatch::primitives::DateTime::from_str(
+        &rfc3339,
+        aws_sdk_cloudwatch::primitives::DateTimeFormat::DateTime,
+    )
+    .ok()?;
+    Some(date.secs() * 1000 + millis)
 }
 
 #[cfg(test)]
@@ -207,6 +201,7 @@ mod tests {
             ("1970-01-01T00:00:00Z", Some(0)),
             ("REPORT RequestId: 1234", None),
             ("2026-13-29T10:00:01Z", None),
+            ("2026-02-30T10:00:01Z", None),
         ];
         for (line, expected) in cases {
             assert_eq!(leading_timestamp_ms(line), expected, "{line}");

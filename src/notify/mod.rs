@@ -21,6 +21,7 @@ use crate::bounded::BoundedMap;
 use crate::config::Config;
 use crate::metrics::Metric;
 use crate::processor::{InvocationRecord, Timeout, TimeoutSource, truncate};
+use crate::summary::seconds;
 use advice::{Advice, Direction, Run};
 
 const MAX_KEYS: usize = 10_000;
@@ -435,14 +436,6 @@ fn insights_query(metric: Metric) -> String {
 
 fn clock(ms: i64) -> String {
     links::iso8601(ms)[11..16].to_string()
-}
-
-fn seconds(ms: f64) -> String {
-    if ms >= 10_000.0 {
-        format!("{:.0} s", ms / 1000.0)
-    } else {
-        format!("{:.2} s", ms / 1000.0)
-    }
 }
 
 fn source_words(t: Timeout) -> &'static str {

@@ -147,7 +147,7 @@ fn an_alert_carries_request_ids_masked_samples_links_and_fingerprints() {
     );
     assert_eq!(alert.fingerprints[0].invocations, 3, "{:?}", alert.fingerprints);
     let text = alert.text();
-    assert!(text.contains("Timeout: 30 s (learned"), "{text}");
+    assert!(text.contains("Timeout: 30s (learned"), "{text}");
     assert!(!text.contains("hunter2"));
 }
 
