@@ -220,8 +220,16 @@ impl Rule {
 
     /// The number this line gives the rule, if it has a value pattern that captures one.
     pub fn value_of(&self, line: &str) -> Option<f64> {
-        let captures = self.value.as_ref()?.captures(line)?;
-        captures.get(1)?.as_str().parse().ok()
+        let mut locations = self.value.as_ref()?.capture_locations();
+        self.value_with(line, &mut locations)
+    }
+
+    /// [`Rule::value_of`] with capture slots kept by the caller, so a hot loop does not
+    /// allocate them per line. `locations` must come from this rule's `value` regex.
+    pub fn value_with(&self, line: &str, locations: &mut regex::CaptureLocations) -> Option<f64> {
+        self.value.as_ref()?.captures_read(locations, line)?;
+        let (start, end) = locations.get(1)?;
+        line[start..end].parse().ok()
     }
 }
 

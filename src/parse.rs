@@ -315,16 +315,23 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 pub fn is_request_id(token: &str) -> bool {
     let b = token.as_bytes();
     b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
-        })
+        && b[8] == b'-'
+        && b[13] == b'-'
+        && b[18] == b'-'
+        && b[23] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_hexdigit() || matches!(i, 8 | 13 | 18 | 23))
 }
 
 /// A token that can stand before the level in a line prefix: a timestamp, a date, a request id.
 fn is_prefix_token(token: &str) -> bool {
-    is_request_id(token)
-        || (token.bytes().any(|c| c.is_ascii_digit()) && !token.bytes().any(|c| c.is_ascii_lowercase()))
+    let (mut digit, mut lower) = (false, false);
+    for c in token.bytes() {
+        digit |= c.is_ascii_digit();
+        lower |= c.is_ascii_lowercase();
+    }
+    (digit && !lower) || is_request_id(token)
 }
 
 fn level_token(token: &str) -> Option<Level> {
@@ -332,9 +339,48 @@ fn level_token(token: &str) -> Option<Level> {
     Level::from_word(word, false)
 }
 
+/// The space- or tab-separated tokens of a message's first line, as byte ranges. Written out by
+/// hand because it runs on every application line: a `str::split` with a set of separators
+/// decodes UTF-8 char by char and cost more than the rest of the line's handling.
+struct Tokens<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(text: &'a str) -> Tokens<'a> {
+        Tokens {
+            bytes: text.as_bytes(),
+            at: 0,
+        }
+    }
+}
+
+impl Iterator for Tokens<'_> {
+    /// Start and end of the token.
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let b = self.bytes;
+        let mut i = self.at;
+        while i < b.len() && matches!(b[i], b' ' | b'\t') {
+            i += 1;
+        }
+        if i >= b.len() || b[i] == b'\n' {
+            self.at = b.len();
+            return None;
+        }
+        let start = i;
+        while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'\n') {
+            i += 1;
+        }
+        self.at = i;
+        Some((start, i))
+    }
+}
+
 /// Reads a plain-text application line: request id and level from its first few tokens.
 fn parse_text_app(message: &str) -> AppLine<'_> {
-    let first = first_line(message);
     let mut request_id = None;
     let mut level = None;
     let mut level_open = true;
@@ -342,12 +388,13 @@ fn parse_text_app(message: &str) -> AppLine<'_> {
     // the signal scan starts there.
     let mut body_start = 0;
     let mut in_prefix = true;
-    let end_of = |token: &str| token.as_ptr() as usize - message.as_ptr() as usize + token.len();
-    for (i, token) in first.split([' ', '\t']).filter(|t| !t.is_empty()).take(6).enumerate() {
+    for (i, (start, end)) in Tokens::new(message).take(6).enumerate() {
+        // Separators are ASCII, so token bounds are char boundaries.
+        let token = &message[start..end];
         if request_id.is_none() && is_request_id(token) {
             request_id = Some(token);
             if in_prefix {
-                body_start = end_of(token);
+                body_start = end;
             }
             continue;
         }
@@ -368,13 +415,13 @@ fn parse_text_app(message: &str) -> AppLine<'_> {
         }
         in_prefix &= prefix_like;
         if in_prefix {
-            body_start = end_of(token);
+            body_start = end;
         }
         if request_id.is_some() && !level_open {
             break;
         }
     }
-    if level.is_none() && starts_like_a_crash(first) {
+    if level.is_none() && starts_like_a_crash(first_line(message)) {
         level = Some(Level::Error);
     }
     let body = &message[body_start..];

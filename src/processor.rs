@@ -232,7 +232,27 @@ struct Slots {
     last: Option<usize>,
 }
 
+/// Whose an application line is: the invocation it names or the one running in its stream, or
+/// the stream's init phase when no invocation has started there.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Id(&'a str),
+    Init,
+}
+
 impl Slots {
+    /// The slot of an invocation already seen in this batch.
+    fn find(&mut self, id: &str, invocations: &[(String, Invocation)]) -> Option<usize> {
+        if let Some(last) = self.last
+            && invocations[last].0 == id
+        {
+            return Some(last);
+        }
+        let i = *self.index.get(id)?;
+        self.last = Some(i);
+        Some(i)
+    }
+
     fn get(&mut self, id: &str, invocations: &mut Vec<(String, Invocation)>) -> usize {
         if let Some(last) = self.last
             && invocations[last].0 == id
@@ -346,6 +366,8 @@ pub struct Processor {
     counted: BoundedMap<u64, CountedBefore>,
     learned: BoundedMap<String, f64>,
     settings: BoundedMap<String, Arc<FunctionSettings>>,
+    /// Capture slots for each rule's value pattern, reused from line to line.
+    rule_locations: Vec<Option<regex::CaptureLocations>>,
 }
 
 /// The function a log group belongs to: `/aws/lambda/NAME` gives NAME, others the last part.
@@ -365,7 +387,13 @@ impl Processor {
     /// A processor with this config and clock. `own_log_group` is never processed (in Lambda,
     /// `AWS_LAMBDA_LOG_GROUP_NAME`); `processor_name` is the `Processor` dimension's value.
     pub fn new(config: Config, clock: Clock, own_log_group: Option<String>, processor_name: impl Into<String>) -> Self {
+        let rule_locations = config
+            .rules
+            .iter()
+            .map(|r| r.value.as_ref().map(regex::Regex::capture_locations))
+            .collect();
         Processor {
+            rule_locations,
             config,
             clock,
             own_log_group: own_log_group.filter(|g| !g.is_empty()),
@@ -514,7 +542,6 @@ impl Processor {
         acc.newest_ms = acc.newest_ms.max(newest);
 
         let mut slots = Slots::default();
-        let mut slot = |id: &str, invocations: &mut Vec<(String, Invocation)>| slots.get(id, invocations);
         let mut invocations: Vec<(String, Invocation)> = Vec::new();
 
         for (i, event) in message.log_events.iter().enumerate() {
@@ -532,12 +559,12 @@ impl Processor {
             match parse(&event.message) {
                 Line::Start { request_id } => {
                     stream.current = Some(request_id.to_string());
-                    let s = slot(request_id, &mut invocations);
+                    let s = slots.get(request_id, &mut invocations);
                     invocations[s].1.timestamp_ms.get_or_insert(ts);
                 }
                 Line::End { .. } | Line::Platform => {}
                 Line::Report(report) => {
-                    let s = slot(report.request_id, &mut invocations);
+                    let s = slots.get(report.request_id, &mut invocations);
                     let inv = &mut invocations[s].1;
                     let flags = take_report(inv, &report, ts);
                     let failed = flags & (raw::TIMEOUT | raw::FAILED | raw::OOM) != 0;
@@ -552,7 +579,7 @@ impl Processor {
                     status,
                     error_type,
                 } => {
-                    let s = slot(request_id, &mut invocations);
+                    let s = slots.get(request_id, &mut invocations);
                     let inv = &mut invocations[s].1;
                     let flags = inv.take_status(status, error_type.as_deref());
                     inv.mark(flags, i, ts, flags != 0);
@@ -571,31 +598,49 @@ impl Processor {
                         && during_invoke
                         && let Some(current) = stream.current.clone()
                     {
-                        let s = slot(&current, &mut invocations);
+                        let s = slots.get(&current, &mut invocations);
                         let inv = &mut invocations[s].1;
                         let flags = inv.take_status(status, error_type.as_deref());
                         inv.mark(flags, i, ts, true);
                     }
                 }
                 Line::App(app) => {
-                    let rule_matched = match &settings.rule_set {
-                        None => false,
-                        Some(_) if settings.all_literal => settings
-                            .rules
-                            .iter()
-                            .any(|&r| self.config.rules[r].matches(&event.message)),
-                        Some(set) => set.is_match(&event.message),
-                    };
                     let flags = app_flags(&app);
+                    let has_rules = !settings.rules.is_empty();
+                    if flags == 0 && app.chunk_size.is_none() && !has_rules {
+                        continue;
+                    }
+                    let owner = match app.request_id {
+                        Some(id) => Owner::Id(id),
+                        None => match stream.current.as_deref().or(stream.last.as_deref()) {
+                            Some(id) => Owner::Id(id),
+                            None => Owner::Init,
+                        },
+                    };
+                    // A rule counts once per invocation and keeps its first value, so once the
+                    // invocation has every rule there is no more matching or capturing to do.
+                    let existing = match owner {
+                        Owner::Id(id) => slots.find(id, &invocations),
+                        Owner::Init => None,
+                    };
+                    let rules_open =
+                        has_rules && existing.is_none_or(|s| invocations[s].1.rules.len() < settings.rules.len());
+                    let rule_matched = rules_open
+                        && match &settings.rule_set {
+                            None => false,
+                            Some(_) if settings.all_literal => settings
+                                .rules
+                                .iter()
+                                .any(|&r| self.config.rules[r].matches(&event.message)),
+                            Some(set) => set.is_match(&event.message),
+                        };
                     if flags == 0 && !rule_matched && app.chunk_size.is_none() {
                         continue;
                     }
-                    let s = match app.request_id {
-                        Some(id) => slot(id, &mut invocations),
-                        None => match stream.current.as_deref().or(stream.last.as_deref()) {
-                            Some(id) => slot(id, &mut invocations),
-                            None => slot(&format!("init:{}", message.log_stream), &mut invocations),
-                        },
+                    let s = match (existing, owner) {
+                        (Some(s), _) => s,
+                        (None, Owner::Id(id)) => slots.get(id, &mut invocations),
+                        (None, Owner::Init) => slots.get(&format!("init:{}", message.log_stream), &mut invocations),
                     };
                     let inv = &mut invocations[s].1;
                     inv.mark(flags, i, ts, flags != 0);
@@ -605,14 +650,15 @@ impl Processor {
                     if inv.chunk_size.is_none() {
                         inv.chunk_size = app.chunk_size;
                     }
-                    // A rule counts once per invocation and keeps its first value, so once the
-                    // invocation has every rule there is no more matching or capturing to do.
-                    if rule_matched && inv.rules.len() < settings.rules.len() {
+                    if rule_matched {
                         for &rule in &settings.rules {
-                            if !inv.rules.iter().any(|(r, _)| *r == rule)
-                                && self.config.rules[rule].matches(&event.message)
-                            {
-                                inv.rules.push((rule, self.config.rules[rule].value_of(&event.message)));
+                            let r = &self.config.rules[rule];
+                            if !inv.rules.iter().any(|(seen, _)| *seen == rule) && r.matches(&event.message) {
+                                let value = match self.rule_locations.get_mut(rule).and_then(Option::as_mut) {
+                                    Some(locations) => r.value_with(&event.message, locations),
+                                    None => None,
+                                };
+                                inv.rules.push((rule, value));
                             }
                         }
                     }

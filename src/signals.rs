@@ -6,7 +6,6 @@ use std::sync::LazyLock;
 
 use std::cell::RefCell;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 /// One kind of signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,10 +123,12 @@ static TABLE: LazyLock<Vec<(&'static str, Found)>> = LazyLock::new(|| {
         .collect()
 });
 
-static MATCHER: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    AhoCorasickBuilder::new()
-        .match_kind(MatchKind::LeftmostFirst)
-        .build(TABLE.iter().map(|(p, _)| p))
+static MATCHER: LazyLock<aho_corasick::packed::Searcher> = LazyLock::new(|| {
+    aho_corasick::packed::Config::new()
+        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(TABLE.iter().map(|(p, _)| p))
+        .build()
         .expect("the built-in phrases compile")
 });
 
