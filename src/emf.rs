@@ -4,7 +4,7 @@
 //!
 //! See <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 /// Most metric definitions one directive may hold.
 pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
@@ -63,14 +63,14 @@ pub fn render(target: Target<'_>, entries: &[Entry<'_>]) -> Vec<String> {
         .unwrap_or(0);
     let mut documents = Vec::new();
     for round in 0..rounds {
-        let in_round: Vec<(&Entry<'_>, Value)> = entries
+        let in_round: Vec<(&Entry<'_>, EntryValue<'_>)> = entries
             .iter()
             .filter_map(|e| match e.value {
-                EntryValue::Count(n) if round == 0 => Some((e, json!(n))),
+                EntryValue::Count(n) if round == 0 => Some((e, EntryValue::Count(n))),
                 EntryValue::Count(_) => None,
                 EntryValue::Values(values) => {
                     let chunk = values.chunks(MAX_VALUES_PER_METRIC).nth(round)?;
-                    Some((e, Value::Array(chunk.iter().map(|v| json!(v)).collect())))
+                    Some((e, EntryValue::Values(chunk)))
                 }
             })
             .collect();
@@ -81,30 +81,49 @@ pub fn render(target: Target<'_>, entries: &[Entry<'_>]) -> Vec<String> {
     documents
 }
 
-fn document(target: Target<'_>, group: &[(&Entry<'_>, Value)]) -> String {
-    let definitions: Vec<Value> = group
+/// Writes one document straight to JSON text (strings and numbers through serde_json, so
+/// escaping and float formatting are serde_json's). Metric names never clash with dimension
+/// keys: the config refuses rule metrics named like a built-in name.
+fn document(target: Target<'_>, group: &[(&Entry<'_>, EntryValue<'_>)]) -> String {
+    fn json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+        serde_json::to_writer(&mut *out, value).expect("strings and numbers serialize");
+    }
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
+    json(&mut out, &target.timestamp_ms);
+    out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
+    json(&mut out, target.namespace);
+    out.extend_from_slice(b",\"Dimensions\":");
+    json(&mut out, target.dimension_sets);
+    out.extend_from_slice(b",\"Metrics\":[");
+    for (i, (e, _)) in group.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"Name\":");
+        json(&mut out, e.name);
+        out.extend_from_slice(b",\"Unit\":");
+        json(&mut out, e.unit);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}]}");
+    let members = target
+        .dimensions
         .iter()
-        .map(|(e, _)| json!({"Name": e.name, "Unit": e.unit}))
-        .collect();
-    let mut root = Map::new();
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": target.timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": target.namespace,
-                "Dimensions": target.dimension_sets,
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    for (key, value) in target.dimensions {
-        root.insert((*key).to_string(), json!(value));
+        .map(|(key, value)| (*key, Ok(*value)))
+        .chain(group.iter().map(|(e, value)| (e.name, Err(value))));
+    for (name, value) in members {
+        out.push(b',');
+        json(&mut out, name);
+        out.push(b':');
+        match value {
+            Ok(text) => json(&mut out, text),
+            Err(EntryValue::Count(n)) => json(&mut out, n),
+            Err(EntryValue::Values(values)) => json(&mut out, values),
+        }
     }
-    for (entry, value) in group {
-        root.insert(entry.name.to_string(), value.clone());
-    }
-    Value::Object(root).to_string()
+    out.push(b'}');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// Checks one document against the EMF specification's limits and shape. Returns what is wrong.
@@ -178,6 +197,7 @@ pub fn check_document(line: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn target<'a>(dims: &'a [(&'a str, &'a str)], sets: &'a [&'a [&'a str]]) -> Target<'a> {
         Target {
@@ -218,6 +238,22 @@ mod tests {
             json!([["FunctionName"], []])
         );
         assert_eq!(doc["_aws"]["Timestamp"], 1_795_946_400_000i64);
+    }
+
+    #[test]
+    fn names_and_values_are_escaped() {
+        let entries = [
+            Entry {
+                name: "Say \"hi\"",
+                unit: "Count",
+                value: EntryValue::Count(1),
+            },
+        ];
+        let docs = render(target(&[("FunctionName", "up\\loader")], &[&["FunctionName"]]), &entries);
+        check_document(&docs[0]).unwrap();
+        let doc: Value = serde_json::from_str(&docs[0]).unwrap();
+        assert_eq!(doc["Say \"hi\""], 1);
+        assert_eq!(doc["FunctionName"], "up\\loader");
     }
 
     #[test]
