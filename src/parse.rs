@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
 
 use crate::signals::{Scan, Signals, scan_line};
 
@@ -338,7 +337,8 @@ fn level_token(token: &str) -> Option<Level> {
     Level::from_word(word, false)
 }
 
-/// The space- or tab-separated tokens of a message's first line, as byte ranges. Written out by
+/// The tokens of a message's first line, separated by spaces, tabs and other control bytes, as
+/// byte ranges. Written out by
 /// hand because it runs on every application line: a `str::split` with a set of separators
 /// decodes UTF-8 char by char and cost more than the rest of the line's handling.
 struct Tokens<'a> {
@@ -362,7 +362,7 @@ impl Iterator for Tokens<'_> {
     fn next(&mut self) -> Option<(usize, usize)> {
         let b = self.bytes;
         let mut i = self.at;
-        while i < b.len() && matches!(b[i], b' ' | b'\t') {
+        while i < b.len() && b[i] <= b' ' && b[i] != b'\n' {
             i += 1;
         }
         if i >= b.len() || b[i] == b'\n' {
@@ -370,9 +370,7 @@ impl Iterator for Tokens<'_> {
             return None;
         }
         let start = i;
-        while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'\n') {
-            i += 1;
-        }
+        i = token_end(b, i);
         self.at = i;
         Some((start, i))
     }
@@ -478,71 +476,88 @@ fn is_furniture(key: &str) -> bool {
     )
 }
 
-/// Reads the top-level members of a JSON object, or `None` if the line is not one.
-fn top_level(line: &str) -> Option<TopLevel<'_>> {
-    let b = line.as_bytes();
+/// Walks the members of a JSON object: `visit(key, raw value, where the key starts)` for each, in
+/// order. Nested values are skipped whole and handed over raw. `None` if the text is not one
+/// well-formed object (the members before the fault have been visited).
+fn for_each_member<'a>(object: &'a str, mut visit: impl FnMut(&'a str, &'a str, usize)) -> Option<()> {
+    let b = object.as_bytes();
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    i += 1;
-    let mut out = TopLevel::default();
-    let mut level_seen = false;
-    let mut first = true;
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(());
+    }
     loop {
-        i = skip_ws(b, i);
-        match b.get(i)? {
-            b'}' if first => return Some(out),
-            b'"' => {}
-            _ => return None,
+        if b.get(i) != Some(&b'"') {
+            return None;
         }
-        first = false;
         let key_start = i;
         let key_end = string_end(b, i)?;
-        let key = &line[i + 1..key_end - 1];
         i = skip_ws(b, key_end);
         if b.get(i) != Some(&b':') {
             return None;
         }
         i = skip_ws(b, i + 1);
         let end = value_end(b, i)?;
-        let raw = &line[i..end];
+        visit(&object[key_start + 1..key_end - 1], &object[i..end], key_start);
+        i = skip_ws(b, end);
+        match b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b'}' => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// A string value without escapes, as it stands. Only short members are read this way, so a
+/// long message is never searched for escapes.
+fn plain_str(raw: &str) -> Option<&str> {
+    raw.strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .filter(|t| !t.contains('\\'))
+}
+
+/// A string value, unescaped if it has to be.
+fn json_str(raw: &str) -> Option<Cow<'_, str>> {
+    match plain_str(raw) {
+        Some(text) => Some(Cow::Borrowed(text)),
+        None if raw.starts_with('"') => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
+        None => None,
+    }
+}
+
+/// Reads the top-level members of a JSON object, or `None` if the line is not one.
+fn top_level(line: &str) -> Option<TopLevel<'_>> {
+    let mut out = TopLevel::default();
+    let mut level_seen = false;
+    for_each_member(line, |key, raw, key_start| {
         if !(is_furniture(key) && raw.len() <= 48) {
             let from = if out.text.1 == 0 { key_start } else { out.text.0 };
+            let end = raw.as_ptr() as usize - line.as_ptr() as usize + raw.len();
             out.text = (from, end);
         }
-        // The unescaped text of a string value; only the short members read below need it, so
-        // a long message is never searched for escapes.
-        let text = || {
-            raw.strip_prefix('"')
-                .and_then(|r| r.strip_suffix('"'))
-                .filter(|t| !t.contains('\\'))
-        };
         match key {
-            "type" => out.kind = text(),
+            "type" => out.kind = plain_str(raw),
             "record" => out.record = Some(raw),
             "level" | "severity" | "levelname" if !level_seen => {
                 level_seen = true;
-                out.level = match text() {
+                out.level = match plain_str(raw) {
                     Some(word) => Level::from_word(word, true),
                     None => raw.parse().ok().and_then(Level::from_number),
                 };
             }
-            "requestId" => out.request_id = text().filter(|t| !t.is_empty()).or(out.request_id),
+            "requestId" => out.request_id = plain_str(raw).filter(|t| !t.is_empty()).or(out.request_id),
             "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" => {
-                out.request_id = out.request_id.or(text().filter(|t| !t.is_empty()));
+                out.request_id = out.request_id.or(plain_str(raw).filter(|t| !t.is_empty()));
             }
             "errorType" => out.error_type = true,
             "chunk_size" => out.chunk_size = raw.parse().ok(),
             _ => {}
         }
-        i = skip_ws(b, end);
-        match b.get(i)? {
-            b',' => i += 1,
-            b'}' => return Some(out),
-            _ => return None,
-        }
-    }
+    })?;
+    Some(out)
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -565,16 +580,36 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (in its high bit) each byte of `x` that is below `n` (`n` at most 128). The lowest
+/// flagged byte is exact; bytes above it can be flagged by a borrow, so only it is used.
+fn bytes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
+/// Where the token that starts at `from` ends: at the first space or control byte (a tab, the
+/// end of the line), eight bytes at a time.
+fn token_end(b: &[u8], from: usize) -> usize {
+    let mut j = from;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let hits = bytes_below(u64::from_le_bytes(chunk.try_into().expect("eight bytes")), b' ' + 1);
+        if hits != 0 {
+            return j + hits.trailing_zeros() as usize / 8;
+        }
+        j += 8;
+    }
+    j + b[j..].iter().position(|&c| c <= b' ').unwrap_or(b.len() - j)
+}
+
 /// The first `"` or `\` at or after `from`. JSON members are short, shorter than it takes a SIMD
 /// search to pay for its setup, so this looks at eight bytes at a time in a plain register.
 fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let zero_byte = |x: u64| bytes_below(x, 1);
     let mut j = from;
     while let Some(chunk) = b.get(j..j + 8) {
         let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        // The lowest flagged byte is exact; only bytes above it can be flagged by a borrow.
         let hits = zero_byte(v ^ (ONES * u64::from(b'"'))) | zero_byte(v ^ (ONES * u64::from(b'\\')));
         if hits != 0 {
             return Some(j + hits.trailing_zeros() as usize / 8);
@@ -618,37 +653,59 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-#[derive(Deserialize, Default)]
+/// The members of a `platform.*` record that matter here.
+#[derive(Default)]
 struct PlatformRecord<'a> {
-    #[serde(rename = "requestId")]
     request_id: Option<&'a str>,
-    #[serde(borrow)]
     status: Option<Cow<'a, str>>,
-    #[serde(rename = "errorType", borrow)]
     error_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     phase: Option<Cow<'a, str>>,
-    #[serde(default)]
     metrics: PlatformMetrics,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Default)]
 struct PlatformMetrics {
     duration_ms: Option<f64>,
-    #[serde(rename = "memorySizeMB")]
     memory_size_mb: Option<f64>,
-    #[serde(rename = "maxMemoryUsedMB")]
     max_memory_used_mb: Option<f64>,
     init_duration_ms: Option<f64>,
     restore_duration_ms: Option<f64>,
+}
+
+impl PlatformRecord<'_> {
+    fn read(raw: &str) -> Option<PlatformRecord<'_>> {
+        let mut record = PlatformRecord::default();
+        for_each_member(raw, |key, value, _| match key {
+            "requestId" => record.request_id = plain_str(value),
+            "status" => record.status = json_str(value),
+            "errorType" => record.error_type = json_str(value),
+            "phase" => record.phase = json_str(value),
+            "metrics" => {
+                let m = &mut record.metrics;
+                // A metrics member that is not an object leaves the numbers unknown.
+                let _ = for_each_member(value, |key, value, _| {
+                    let slot = match key {
+                        "durationMs" => &mut m.duration_ms,
+                        "memorySizeMB" => &mut m.memory_size_mb,
+                        "maxMemoryUsedMB" => &mut m.max_memory_used_mb,
+                        "initDurationMs" => &mut m.init_duration_ms,
+                        "restoreDurationMs" => &mut m.restore_duration_ms,
+                        _ => return,
+                    };
+                    *slot = value.parse().ok();
+                });
+            }
+            _ => {}
+        })?;
+        Some(record)
+    }
 }
 
 fn parse_json(line: &str) -> Option<Line<'_>> {
     let top = top_level(line)?;
     if let Some(kind) = top.kind.and_then(|k| k.strip_prefix("platform.")) {
         let record: PlatformRecord<'_> = match top.record {
-            Some(raw) => serde_json::from_str(raw).ok()?,
+            Some(raw) => PlatformRecord::read(raw)?,
             None => PlatformRecord::default(),
         };
         let status = record.status.as_deref().map(Status::parse);
@@ -1075,6 +1132,20 @@ mod tests {
         assert_eq!(top.chunk_size, Some(40.0));
         for broken in [r#"{"a": "#, r#"{"a" 1}"#, r#"{"a": [1, 2}"#, "{", r#"{"a":1,}"#, "[1]"] {
             assert_eq!(top_level(broken), None, "{broken}");
+        }
+    }
+
+    #[test]
+    fn platform_records_read_escaped_strings_and_tolerate_odd_metrics() {
+        let line = r#"{"time":"t","type":"platform.report","record":{"requestId":"r-1","status":"time\u006fut","errorType":"Sandbox.Timed\"Out\"","metrics":null}}"#;
+        match parse(line) {
+            Line::Report(r) => {
+                assert_eq!(r.request_id, "r-1");
+                assert_eq!(r.status, Some(Status::Timeout));
+                assert_eq!(r.error_type.as_deref(), Some("Sandbox.Timed\"Out\""));
+                assert_eq!(r.duration_ms, None);
+            }
+            other => panic!("{other:?}"),
         }
     }
 
