@@ -242,14 +242,15 @@ mod tests {
 
     #[test]
     fn names_and_values_are_escaped() {
-        let entries = [
-            Entry {
-                name: "Say \"hi\"",
-                unit: "Count",
-                value: EntryValue::Count(1),
-            },
-        ];
-        let docs = render(target(&[("FunctionName", "up\\loader")], &[&["FunctionName"]]), &entries);
+        let entries = [Entry {
+            name: "Say \"hi\"",
+            unit: "Count",
+            value: EntryValue::Count(1),
+        }];
+        let docs = render(
+            target(&[("FunctionName", "up\\loader")], &[&["FunctionName"]]),
+            &entries,
+        );
         check_document(&docs[0]).unwrap();
         let doc: Value = serde_json::from_str(&docs[0]).unwrap();
         assert_eq!(doc["Say \"hi\""], 1);

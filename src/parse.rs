@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 
-
 use crate::signals::{Scan, Signals, scan_line};
 
 /// How an invocation (or an init phase) ended, as Lambda reports it.
@@ -616,7 +615,10 @@ fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
         }
         j += 8;
     }
-    b.get(j..)?.iter().position(|c| matches!(c, b'"' | b'\\')).map(|k| j + k)
+    b.get(j..)?
+        .iter()
+        .position(|c| matches!(c, b'"' | b'\\'))
+        .map(|k| j + k)
 }
 
 /// Index just past the value that starts at `i`; nested objects and arrays are skipped whole.
