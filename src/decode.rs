@@ -128,7 +128,7 @@ pub fn decode_base64(data: &str) -> Result<Vec<u8>, DecodeError> {
 
 /// Gunzips (all members) into at most `cap` bytes.
 pub fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
-    let mut out = Vec::with_capacity(compressed.len().saturating_mul(8).min(cap).min(64 << 20));
+    let mut out = Vec::with_capacity(size_hint(compressed, cap));
     MultiGzDecoder::new(compressed)
         .take(cap as u64 + 1)
         .read_to_end(&mut out)
@@ -137,6 +137,24 @@ pub fn gunzip_capped(compressed: &[u8], cap: usize) -> Result<Vec<u8>, DecodeErr
         return Err(DecodeError::TooLarge { cap });
     }
     Ok(out)
+}
+
+/// How much room to make for the inflated bytes, so a large batch is not copied as its buffer
+/// doubles. A gzip stream ends with its (last member's) size mod 2^32; it is only a hint, so it
+/// is held to deflate's best ratio (1032:1) and to the cap, and a payload that lies about it
+/// costs at most one extra copy.
+fn size_hint(compressed: &[u8], cap: usize) -> usize {
+    let stated = match compressed.len() {
+        n if n >= 18 => u32::from_le_bytes(compressed[n - 4..].try_into().expect("four bytes")) as usize,
+        _ => 0,
+    };
+    let plausible = compressed.len().saturating_mul(1032);
+    let guess = if stated > 0 {
+        stated
+    } else {
+        compressed.len().saturating_mul(8)
+    };
+    guess.min(plausible).min(cap.saturating_add(1))
 }
 
 /// Parses decoded bytes as a subscription message. Strings borrow from `bytes` where they can.
@@ -148,6 +166,26 @@ pub fn parse_message(bytes: &[u8]) -> Result<DataMessage<'_>, DecodeError> {
 mod tests {
     use super::*;
     use crate::testing::encode_batch;
+
+    #[test]
+    fn room_for_the_inflated_bytes_follows_the_gzip_trailer_within_bounds() {
+        let json = vec![b' '; 100_000];
+        let compressed = BASE64.decode(encode_batch(&json)).unwrap();
+        assert_eq!(size_hint(&compressed, 1 << 20), 100_000);
+        assert_eq!(size_hint(&compressed, 1000), 1001, "never past the cap");
+        let mut lying = compressed.clone();
+        let n = lying.len();
+        lying[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            size_hint(&lying, usize::MAX) <= n * 1032,
+            "held to deflate's best ratio"
+        );
+        assert_eq!(
+            gunzip_capped(&lying, 1 << 20).unwrap_err().kind(),
+            "gzip",
+            "a lying trailer fails the gzip check"
+        );
+    }
 
     #[test]
     fn a_direct_event_round_trips_through_base64_and_gzip() {
