@@ -29,6 +29,8 @@ pub struct Handler {
     state: Mutex<State>,
     publisher: Option<Publisher>,
     sns_down_until: Mutex<Option<Instant>>,
+    /// The CloudWatch client for scheduled reports; `None` builds one from the environment.
+    cloudwatch: Option<aws_sdk_cloudwatch::Client>,
 }
 
 struct State {
@@ -85,7 +87,15 @@ impl Handler {
             state: Mutex::new(State { processor, notifier }),
             publisher,
             sns_down_until: Mutex::new(None),
+            cloudwatch: None,
         }
+    }
+
+    /// Reads scheduled reports through this CloudWatch client instead of one built from the
+    /// environment (another endpoint or region, or a test's).
+    pub fn with_cloudwatch(mut self, client: aws_sdk_cloudwatch::Client) -> Handler {
+        self.cloudwatch = Some(client);
+        self
     }
 
     /// Handles one event: metrics to stdout, then notices, and for Kinesis an empty
@@ -125,7 +135,7 @@ impl Handler {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        crate::report::scheduled(event, &config, self.publisher.as_ref(), now).await
+        crate::report::scheduled(event, &config, self.cloudwatch.as_ref(), self.publisher.as_ref(), now).await
     }
 
     /// The first phase: process the event and decide the notices (no I/O).
@@ -224,5 +234,110 @@ mod namespace_tests {
             let err = config_from_texts(Some(SAMPLE), Some(bad)).unwrap_err().to_string();
             assert!(err.contains("`WATCHDOG_NAMESPACE` is not valid"), "{bad}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod scheduled_tests {
+    use aws_sdk_cloudwatch::Client;
+    use aws_sdk_cloudwatch::config::retry::RetryConfig;
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_sdk_cloudwatch::operation::list_metrics::ListMetricsOutput;
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Metric as CwMetric, MetricDataResult, StatusCode};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    const SCHEDULED: &str = include_str!("../tests/data/scheduled-event.json");
+
+    /// CloudWatch as the report sees it: one watched function that ran 120 invocations in the
+    /// last day, 9 of them timed out; every other series is zero.
+    fn cloudwatch() -> (Client, aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+        let listed = mock!(Client::list_metrics).then_output(|| {
+            ListMetricsOutput::builder()
+                .metrics(
+                    CwMetric::builder()
+                        .namespace("LambdaWatchdog")
+                        .metric_name("Invocations")
+                        .dimensions(
+                            Dimension::builder()
+                                .name("FunctionName")
+                                .value("scraper-worker")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let data = mock!(Client::get_metric_data).then_compute_output(|request| {
+            let start = request.start_time().map_or(0, DateTime::secs);
+            let results = request.metric_data_queries().iter().map(|q| {
+                let name = q.metric_stat().and_then(|s| s.metric()).and_then(|m| m.metric_name());
+                let value = match name {
+                    Some("Invocations") => 120.0,
+                    Some("Timeouts") => 9.0,
+                    _ => 0.0,
+                };
+                MetricDataResult::builder()
+                    .set_id(q.id().map(str::to_owned))
+                    .timestamps(DateTime::from_secs(start + 3600))
+                    .values(value)
+                    .status_code(StatusCode::Complete)
+                    .build()
+            });
+            GetMetricDataOutput::builder()
+                .set_metric_data_results(Some(results.collect()))
+                .build()
+        });
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&listed, &data], |c| c
+            .retry_config(RetryConfig::disabled()));
+        (client, listed, data)
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_event_through_the_handler_reports_what_cloudwatch_holds() {
+        let (client, listed, data) = cloudwatch();
+        let processor = Processor::new(Config::default(), Clock::Wall, None, "lambda-watchdog");
+        let handler = Handler::new(processor, None).with_cloudwatch(client);
+        let event: Value = serde_json::from_str(SCHEDULED).unwrap();
+        let response = handler
+            .handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .expect("the scheduled report succeeds");
+        assert_eq!(
+            response["report"],
+            "lambda-watchdog report (24h): 9 timeouts in 1 of 1 functions"
+        );
+        assert_eq!(response["functions"], 1);
+        assert_eq!(
+            response["message_id"],
+            Value::Null,
+            "no topic: the report is only logged"
+        );
+        assert_eq!(listed.num_calls(), 1);
+        assert!(data.num_calls() >= 1);
+    }
+
+    #[tokio::test]
+    async fn a_failing_cloudwatch_fails_the_scheduled_invocation_so_lambda_retries_it() {
+        let denied = mock!(Client::list_metrics).then_error(|| {
+            aws_sdk_cloudwatch::operation::list_metrics::ListMetricsError::generic(
+                aws_sdk_cloudwatch::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("not authorized to perform: cloudwatch:ListMetrics")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&denied], |c| c
+            .retry_config(RetryConfig::disabled()));
+        let processor = Processor::new(Config::default(), Clock::Wall, None, "lambda-watchdog");
+        let handler = Handler::new(processor, None).with_cloudwatch(client);
+        let event: Value = serde_json::from_str(SCHEDULED).unwrap();
+        let err = handler
+            .handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .expect_err("the invocation fails");
+        assert!(err.to_string().contains("AccessDenied"), "{err}");
     }
 }

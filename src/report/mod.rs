@@ -285,9 +285,11 @@ pub fn scheduled_window(event: &serde_json::Value, now: i64) -> Result<Window, R
 /// The scheduled report: every function over the window the event asks for, published as a
 /// table to the notices topic (or only logged when there is none). Returns what the
 /// invocation answers.
+/// `client` is the CloudWatch client to read with; `None` builds one from the environment.
 pub async fn scheduled(
     event: &serde_json::Value,
     config: &Config,
+    client: Option<&aws_sdk_cloudwatch::Client>,
     publisher: Option<&crate::notify::sns::Publisher>,
     now: i64,
 ) -> Result<serde_json::Value, ReportError> {
@@ -296,10 +298,12 @@ pub async fn scheduled(
         selection: Selection::all(),
         chart: false,
     };
-    // Boxed: the SDK's futures nest deeply, and inside the Lambda handler's own future they
-    // would exceed the compiler's query depth.
-    let sdk = Box::pin(aws_config::load_from_env()).await;
-    let client = aws_sdk_cloudwatch::Client::new(&sdk);
+    let client = match client {
+        Some(client) => client.clone(),
+        // Boxed: the SDK's futures nest deeply, and inside the Lambda handler's own future they
+        // would exceed the compiler's query depth.
+        None => aws_sdk_cloudwatch::Client::new(&Box::pin(aws_config::load_from_env()).await),
+    };
     let report = Box::pin(generate(&client, config, &request, Backoff::default())).await?;
     let subject = report.subject();
     let text = report.render(Format::Table);
