@@ -337,9 +337,8 @@ fn level_token(token: &str) -> Option<Level> {
 }
 
 /// The tokens of a message's first line, separated by spaces, tabs and other control bytes, as
-/// byte ranges. Written out by
-/// hand because it runs on every application line: a `str::split` with a set of separators
-/// decodes UTF-8 char by char and cost more than the rest of the line's handling.
+/// byte ranges. Written out by hand because it runs on every application line: a `str::split`
+/// with a set of separators decodes UTF-8 char by char and cost more than the rest of the line.
 struct Tokens<'a> {
     bytes: &'a [u8],
     at: usize,
