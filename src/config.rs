@@ -218,14 +218,9 @@ impl Rule {
         }
     }
 
-    /// The number this line gives the rule, if it has a value pattern that captures one.
-    pub fn value_of(&self, line: &str) -> Option<f64> {
-        let mut locations = self.value.as_ref()?.capture_locations();
-        self.value_with(line, &mut locations)
-    }
-
-    /// [`Rule::value_of`] with capture slots kept by the caller, so a hot loop does not
-    /// allocate them per line. `locations` must come from this rule's `value` regex.
+    /// The number this line gives the rule, if it has a value pattern that captures one. The
+    /// capture slots are the caller's, so a hot loop does not allocate them per line;
+    /// `locations` must come from this rule's `value` regex.
     pub fn value_with(&self, line: &str, locations: &mut regex::CaptureLocations) -> Option<f64> {
         self.value.as_ref()?.captures_read(locations, line)?;
         let (start, end) = locations.get(1)?;
@@ -675,7 +670,9 @@ mod tests {
             "[[rule]]\nmetric = \"ChunkSize\"\npattern = \"chunk_size=\"\nvalue = \"chunk_size=(\\\\d+)\"",
         )
         .unwrap();
-        assert_eq!(config.rules[0].value_of("processed chunk_size=50 items"), Some(50.0));
-        assert_eq!(config.rules[0].value_of("no number here"), None);
+        let rule = &config.rules[0];
+        let mut slots = rule.value.as_ref().unwrap().capture_locations();
+        assert_eq!(rule.value_with("processed chunk_size=50 items", &mut slots), Some(50.0));
+        assert_eq!(rule.value_with("no number here", &mut slots), None);
     }
 }

@@ -15,7 +15,7 @@ use crate::logging::write_documents;
 use crate::metrics::ProcessorMetric;
 use crate::notify::sns::{Publisher, deliver};
 use crate::notify::{Notice, Notifier};
-use crate::processor::{Clock, Outcome, Processor, Shape, Telemetry};
+use crate::processor::{Clock, Outcome, Processor, Shape, Telemetry, wall_ms};
 
 /// Most time notices may take in one invocation, so a slow SNS cannot eat the whole timeout.
 const NOTICE_BUDGET: Duration = Duration::from_secs(30);
@@ -132,9 +132,7 @@ impl Handler {
             let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             state.processor.config().clone()
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+        let now = wall_ms() / 1000;
         crate::report::scheduled(event, &config, self.cloudwatch.as_ref(), self.publisher.as_ref(), now).await
     }
 
@@ -158,14 +156,12 @@ impl Handler {
     }
 
     /// The second phase: deliver the notices within the time left before `deadline_ms` (epoch
-    /// ms; 0 for none) and return the EMF documents that count them.
+    /// ms; 0 or any time already past means none) and return the EMF documents that count them.
     pub async fn notify(&self, notices: &[Notice], deadline_ms: u64) -> Vec<String> {
         if notices.is_empty() {
             return Vec::new();
         }
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now_ms = wall_ms().max(0) as u64;
         let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(Duration::from_secs(2));
         // A deadline in the past means none was given (cargo-lambda's emulator sends a fixed
         // 600000): use the notice budget alone.
@@ -295,14 +291,20 @@ mod scheduled_tests {
         (client, listed, data)
     }
 
-    #[tokio::test]
-    async fn a_scheduled_event_through_the_handler_reports_what_cloudwatch_holds() {
-        let (client, listed, data) = cloudwatch();
+    /// The scheduled event, handled as Lambda hands it over, by a handler reading `client`.
+    async fn scheduled_through_handler(client: Client) -> Result<Value, lambda_runtime::Error> {
         let processor = Processor::new(Config::default(), Clock::Wall, None, "lambda-watchdog");
         let handler = Handler::new(processor, None).with_cloudwatch(client);
         let event: Value = serde_json::from_str(SCHEDULED).unwrap();
-        let response = handler
+        handler
             .handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_event_through_the_handler_reports_what_cloudwatch_holds() {
+        let (client, listed, data) = cloudwatch();
+        let response = scheduled_through_handler(client)
             .await
             .expect("the scheduled report succeeds");
         assert_eq!(
@@ -331,11 +333,7 @@ mod scheduled_tests {
         });
         let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&denied], |c| c
             .retry_config(RetryConfig::disabled()));
-        let processor = Processor::new(Config::default(), Clock::Wall, None, "lambda-watchdog");
-        let handler = Handler::new(processor, None).with_cloudwatch(client);
-        let event: Value = serde_json::from_str(SCHEDULED).unwrap();
-        let err = handler
-            .handle(LambdaEvent::new(event, lambda_runtime::Context::default()))
+        let err = scheduled_through_handler(client)
             .await
             .expect_err("the invocation fails");
         assert!(err.to_string().contains("AccessDenied"), "{err}");

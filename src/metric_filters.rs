@@ -377,7 +377,7 @@ pub const LIMITATIONS: &[&str] = &[
     "OutOfMemory: a filter cannot compare Max Memory Used with Memory Size, so a crash at the memory limit counts only when the report says Runtime.OutOfMemory or the runtime's message is logged.",
     "Case: filter phrases are case-sensitive, so only the usual spellings listed in each pattern count; the processor ignores case.",
     "No FunctionName dimension: a metric filter's dimensions must come from fields of a JSON or space-delimited pattern, and CloudWatch Logs does not allow dimensions together with a default value. Every filter counts into the fleet-wide metric (no dimensions), which is what the template's alarms read. For per-function numbers, give each function its own namespace (run the command once per function with a config whose namespace differs).",
-    "Not produced: Invocations, ColdStarts, InitFailures, Duration, InitDuration, MaxMemoryUsed and MemoryUtilization (use the AWS/Lambda metrics), the processor's own metrics, rules that take their value from the line, and rules whose pattern is a regular expression.",
+    "Not produced: Invocations, ColdStarts, InitFailures, Duration, InitDuration, MaxMemoryUsed and MemoryUtilization (use the AWS/Lambda metrics), the processor's own metrics, rules that take their value from the line, rules whose pattern is a regular expression, and phrases longer than a filter pattern can be.",
     "Do not run these filters and the processor with the same namespace: both write the fleet-wide metrics, which would add up.",
 ];
 
@@ -394,19 +394,25 @@ pub fn plan(config: &Config, log_groups: &[String]) -> Result<Plan, MetricFilter
         }
     }
     let mut skipped = Vec::new();
+    // The rules that can become filters, as their patterns; the others are reported once here.
+    let mut phrases: Vec<Option<Pattern>> = Vec::with_capacity(config.rules.len());
     for (i, rule) in config.rules.iter().enumerate() {
-        if rule.value.is_some() {
-            skipped.push(format!(
-                "Rule `{}` (rule[{i}]): it takes its value from the line, and a filter can take a value only from a field of a JSON or space-delimited pattern.",
-                rule.metric
-            ));
+        let phrase = Pattern::AnyPhrase(vec![rule.pattern.as_str().to_string()]);
+        let why = if rule.value.is_some() {
+            "it takes its value from the line, and a filter can take a value only from a field of a JSON or space-delimited pattern".to_string()
         } else if rule.literal.is_none() {
-            skipped.push(format!(
-                "Rule `{}` (rule[{i}]): its pattern `{}` is a regular expression; filter patterns take plain phrases (their own regular expressions are limited and capped at five per log group).",
-                rule.metric,
+            format!(
+                "its pattern `{}` is a regular expression; filter patterns take plain phrases (their own regular expressions are limited and capped at five per log group)",
                 rule.pattern.as_str()
-            ));
-        }
+            )
+        } else if phrase.render().len() > MAX_PATTERN_CHARS {
+            format!("its phrase is longer than a filter pattern's {MAX_PATTERN_CHARS} characters")
+        } else {
+            phrases.push(Some(phrase));
+            continue;
+        };
+        skipped.push(format!("Rule `{}` (rule[{i}]): {why}.", rule.metric));
+        phrases.push(None);
     }
     let builtin = builtin_patterns();
     let mut filters = Vec::new();
@@ -427,17 +433,15 @@ pub fn plan(config: &Config, log_groups: &[String]) -> Result<Plan, MetricFilter
             });
         }
         for i in config.settings_for(function_name(group)).rules {
-            let rule = &config.rules[i];
-            if rule.value.is_some() || rule.literal.is_none() {
-                continue;
-            }
+            let Some(pattern) = &phrases[i] else { continue };
             rule_used[i] = true;
+            let rule = &config.rules[i];
             filters.push(MetricFilter {
                 log_group: group.clone(),
                 metric: rule.metric.clone(),
                 unit: rule.unit,
                 format: Format::Any,
-                pattern: Pattern::AnyPhrase(vec![rule.pattern.as_str().to_string()]),
+                pattern: pattern.clone(),
             });
         }
         let count = filters.len() - start;
@@ -452,7 +456,7 @@ pub fn plan(config: &Config, log_groups: &[String]) -> Result<Plan, MetricFilter
         return Err(MetricFilterError::NothingToDo);
     }
     for (i, rule) in config.rules.iter().enumerate() {
-        if !rule_used[i] && rule.value.is_none() && rule.literal.is_some() {
+        if !rule_used[i] && phrases[i].is_some() {
             skipped.push(format!(
                 "Rule `{}` (rule[{i}]): its `functions` match none of the given log groups.",
                 rule.metric
@@ -774,6 +778,21 @@ mod tests {
         assert_eq!(
             t["Resources"]["OrdersErrorsText"]["Properties"]["MetricTransformations"][0]["MetricNamespace"],
             "Fleet/Workers"
+        );
+    }
+
+    #[test]
+    fn a_phrase_too_long_for_a_filter_pattern_is_skipped_and_said_so() {
+        let long = "x".repeat(MAX_PATTERN_CHARS);
+        let config = Config::from_toml_str(&format!("[[rule]]\nmetric = \"Long\"\npattern = \"{long}\"")).unwrap();
+        let plan = plan(&config, &groups(&["/aws/lambda/orders"])).unwrap();
+        assert!(plan.filters.iter().all(|f| f.metric != "Long"));
+        assert_eq!(plan.skipped.len(), 1, "{:?}", plan.skipped);
+        assert!(plan.skipped[0].contains("Long") && plan.skipped[0].contains("longer than"));
+        assert!(
+            plan.filters
+                .iter()
+                .all(|f| f.pattern.render().len() <= MAX_PATTERN_CHARS)
         );
     }
 

@@ -50,7 +50,8 @@ impl Clock {
     }
 }
 
-fn wall_ms() -> i64 {
+/// The wall clock, epoch milliseconds.
+pub fn wall_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -253,20 +254,14 @@ impl Slots {
         Some(i)
     }
 
+    /// The slot of an invocation, made if this batch has not seen it yet.
     fn get(&mut self, id: &str, invocations: &mut Vec<(String, Invocation)>) -> usize {
-        if let Some(last) = self.last
-            && invocations[last].0 == id
-        {
-            return last;
+        if let Some(i) = self.find(id, invocations) {
+            return i;
         }
-        let i = match self.index.get(id) {
-            Some(&i) => i,
-            None => {
-                invocations.push((id.to_string(), Invocation::default()));
-                self.index.insert(id.to_string(), invocations.len() - 1);
-                invocations.len() - 1
-            }
-        };
+        let i = invocations.len();
+        invocations.push((id.to_string(), Invocation::default()));
+        self.index.insert(id.to_string(), i);
         self.last = Some(i);
         i
     }
@@ -654,10 +649,9 @@ impl Processor {
                         for &rule in &settings.rules {
                             let r = &self.config.rules[rule];
                             if !inv.rules.iter().any(|(seen, _)| *seen == rule) && r.matches(&event.message) {
-                                let value = match self.rule_locations.get_mut(rule).and_then(Option::as_mut) {
-                                    Some(locations) => r.value_with(&event.message, locations),
-                                    None => None,
-                                };
+                                let value = self.rule_locations[rule]
+                                    .as_mut()
+                                    .and_then(|locations| r.value_with(&event.message, locations));
                                 inv.rules.push((rule, value));
                             }
                         }

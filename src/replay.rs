@@ -169,14 +169,12 @@ pub fn leading_timestamp_ms(line: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
+    // Up to three fraction digits, right-padded: ".5" is 500 ms.
     let mut millis = 0;
     if s.get(19) == Some(&b'.') {
-        let digits: Vec<u8> = s[20..].iter().take_while(|c| c.is_ascii_digit()).copied().collect();
-        let mut ms: String = digits.iter().take(3).map(|&c| c as char).collect();
-        while ms.len() < 3 {
-            ms.push('0');
-        }
-        millis = ms.parse().unwrap_or(0);
+        let digits = s[20..].iter().take_while(|c| c.is_ascii_digit()).take(3);
+        let (value, n) = digits.fold((0, 0), |(v, n), c| (v * 10 + i64::from(c - b'0'), n + 1));
+        millis = value * 10i64.pow(3 - n);
     }
     let rfc3339 = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
     let date = aws_sdk_cloudwatch::primitives::DateTime::from_str(

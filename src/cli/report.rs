@@ -47,12 +47,6 @@ pub struct Args {
     topic_arn: Option<String>,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// The window the options ask for, at `now`.
 pub fn window(since: &str, start: Option<&str>, end: Option<&str>, now: i64) -> Result<Window, report::ReportError> {
     let end_at = end.map(report::parse_time).transpose()?;
@@ -87,7 +81,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let config = load_config(args.config.as_deref())?;
     let request = Request {
-        window: window(&args.since, args.start.as_deref(), args.end.as_deref(), now())?,
+        window: window(
+            &args.since,
+            args.start.as_deref(),
+            args.end.as_deref(),
+            crate::processor::wall_ms() / 1000,
+        )?,
         selection: Selection::new(&args.functions)?,
         chart: args.chart.is_some(),
     };

@@ -471,7 +471,11 @@ mod tests {
                 }
             }
         }
-        assert!(HEADER + ROW * 4.0 <= height);
+        assert_eq!(
+            height,
+            HEADER + ROW * 4.0 + FOOTER,
+            "one row for each of the four functions"
+        );
     }
 
     #[test]
