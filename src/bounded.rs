@@ -5,10 +5,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
+/// foldhash: several times quicker than the standard SipHash on the short keys kept here
+/// (request-id hashes, stream and function names), and still seeded per process.
+type Hasher = foldhash::fast::RandomState;
+
 /// A map that keeps at most `capacity` entries, evicting in insertion order.
 #[derive(Debug, Clone)]
 pub struct BoundedMap<K, V> {
-    map: HashMap<K, V>,
+    map: HashMap<K, V, Hasher>,
     order: VecDeque<K>,
     capacity: usize,
 }
@@ -17,7 +21,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     /// An empty map holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         BoundedMap {
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             capacity: capacity.max(1),
         }

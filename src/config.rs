@@ -3,6 +3,7 @@
 //! range is refused with a message that names the key.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
 use regex::{Regex, RegexSet};
@@ -37,6 +38,10 @@ pub enum ConfigError {
         reason: String,
     },
 }
+
+/// Most custom rules a config may have. An invocation keeps the rules it has shown as bits of
+/// one `u64`, and 64 metrics per function and minute is well past what a dashboard can show.
+pub const MAX_RULES: usize = 64;
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -196,7 +201,7 @@ struct FunctionEntry {
 #[derive(Debug, Clone)]
 pub struct Rule {
     /// The metric name.
-    pub metric: String,
+    pub metric: Arc<str>,
     /// The line pattern.
     pub pattern: Regex,
     /// The pattern as a plain phrase, when it has no regex syntax: found with memchr's SIMD
@@ -346,11 +351,20 @@ impl Config {
             });
         }
 
+        if raw.rule.len() > MAX_RULES {
+            return Err(invalid(
+                "rule",
+                format!(
+                    "at most {MAX_RULES} rules, got {}: each one is a metric per function and minute",
+                    raw.rule.len()
+                ),
+            ));
+        }
         let mut rules: Vec<Rule> = Vec::with_capacity(raw.rule.len());
         for (i, r) in raw.rule.into_iter().enumerate() {
             let key = |k: &str| format!("rule[{i}].{k}");
             check_metric_name(&key("metric"), &r.metric)?;
-            if rules.iter().any(|other| other.metric == r.metric) {
+            if rules.iter().any(|other| *other.metric == *r.metric) {
                 return Err(invalid(
                     key("metric"),
                     format!("`{}` is used by an earlier rule", r.metric),
@@ -391,7 +405,7 @@ impl Config {
             let literal = (regex::escape(&r.pattern) == r.pattern)
                 .then(|| memchr::memmem::Finder::new(r.pattern.as_bytes()).into_owned());
             rules.push(Rule {
-                metric: r.metric,
+                metric: r.metric.into(),
                 pattern,
                 literal,
                 functions,
@@ -627,6 +641,9 @@ mod tests {
 
     #[test]
     fn bad_configs_are_refused_with_the_key_named() {
+        let too_many_rules: String = (0..=MAX_RULES)
+            .map(|i| format!("[[rule]]\nmetric = \"R{i}\"\npattern = \"r{i}\"\n"))
+            .collect();
         let cases = [
             ("namespce = \"x\"", "namespce"),
             ("[defaults]\nnear_timeout_ratio = 1.5", "defaults.near_timeout_ratio"),
@@ -647,6 +664,7 @@ mod tests {
                 "[[rule]]\nmetric = \"X\"\npattern = \"a\"\n[[rule]]\nmetric = \"X\"\npattern = \"b\"",
                 "rule[1].metric",
             ),
+            (too_many_rules.as_str(), "at most 64 rules, got 65"),
             ("exclude = [\"{a\"]", "exclude[0]"),
             ("namespace = \"AWS/Lambda\"", "namespace"),
             ("max_decoded_bytes = 10", "max_decoded_bytes"),

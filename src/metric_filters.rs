@@ -438,7 +438,7 @@ pub fn plan(config: &Config, log_groups: &[String]) -> Result<Plan, MetricFilter
             let rule = &config.rules[i];
             filters.push(MetricFilter {
                 log_group: group.clone(),
-                metric: rule.metric.clone(),
+                metric: rule.metric.to_string(),
                 unit: rule.unit,
                 format: Format::Any,
                 pattern: pattern.clone(),

@@ -6,6 +6,7 @@
 //! already counted for each request id (so duplicates and split invocations count once), and
 //! each function's timeout as learned from its own timeouts. All of it is bounded.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use crate::metrics::{Metric, ProcessorMetric, Unit};
 use crate::parse::{AppLine, Line, Report, Status, parse};
 use crate::signals::Signal;
 use crate::wire::DataMessage;
+use smallvec::SmallVec;
 
 const MAX_STREAMS: usize = 20_000;
 const MAX_COUNTED: usize = 200_000;
@@ -150,7 +152,7 @@ pub struct InvocationRecord {
     /// The error type Lambda reported, if any.
     pub error_type: Option<String>,
     /// Custom rules newly counted: (metric, value).
-    pub rules: Vec<(String, Option<f64>)>,
+    pub rules: Vec<(Arc<str>, Option<f64>)>,
     /// Lines that show what went wrong.
     pub evidence: Vec<Evidence>,
 }
@@ -219,18 +221,44 @@ struct Bucket {
 
 #[derive(Default)]
 struct Accumulator {
-    buckets: BTreeMap<(String, i64), Bucket>,
+    buckets: BTreeMap<(Arc<str>, i64), Bucket>,
     records: Vec<InvocationRecord>,
     telemetry: Telemetry,
     newest_ms: Option<i64>,
 }
 
-/// Finds an invocation's slot in a batch by request id. Consecutive lines almost always belong
-/// to the same invocation, so the last slot is checked before the map.
+/// The invocations of one batch, in order of first appearance, found by request id. Ids borrow
+/// from the batch's lines, so a batch allocates no string per invocation; only an invocation
+/// that started in an earlier batch and shows up here on lines without an id gets a copy.
+/// Consecutive lines almost always belong to the same invocation, so the last slot is checked
+/// before the map.
 #[derive(Default)]
-struct Slots {
-    index: HashMap<String, usize>,
+struct Slots<'a> {
+    invocations: Vec<(SlotId<'a>, Invocation)>,
+    index: HashMap<&'a str, usize, foldhash::fast::RandomState>,
+    /// Slots whose id is a copy (few: at most the invocations running when the batch began).
+    owned: Vec<usize>,
+    init: Option<usize>,
     last: Option<usize>,
+}
+
+/// Whose slot it is: an invocation's (by an id from the batch, or a copy of one), or its
+/// stream's init phase.
+#[derive(Debug, Clone, PartialEq)]
+enum SlotId<'a> {
+    Request(&'a str),
+    Owned(String),
+    Init,
+}
+
+impl SlotId<'_> {
+    fn is(&self, id: &str) -> bool {
+        match self {
+            SlotId::Request(r) => *r == id,
+            SlotId::Owned(r) => r == id,
+            SlotId::Init => false,
+        }
+    }
 }
 
 /// Whose an application line is: the invocation it names or the one running in its stream, or
@@ -241,27 +269,59 @@ enum Owner<'a> {
     Init,
 }
 
-impl Slots {
+impl<'a> Slots<'a> {
     /// The slot of an invocation already seen in this batch.
-    fn find(&mut self, id: &str, invocations: &[(String, Invocation)]) -> Option<usize> {
+    fn find(&mut self, owner: Owner<'_>) -> Option<usize> {
+        let id = match owner {
+            Owner::Id(id) => id,
+            Owner::Init => return self.init,
+        };
         if let Some(last) = self.last
-            && invocations[last].0 == id
+            && self.invocations[last].0.is(id)
         {
             return Some(last);
         }
-        let i = *self.index.get(id)?;
+        let i = match self.index.get(id) {
+            Some(&i) => i,
+            None => *self.owned.iter().find(|&&i| self.invocations[i].0.is(id))?,
+        };
         self.last = Some(i);
         Some(i)
     }
 
-    /// The slot of an invocation, made if this batch has not seen it yet.
-    fn get(&mut self, id: &str, invocations: &mut Vec<(String, Invocation)>) -> usize {
-        if let Some(i) = self.find(id, invocations) {
-            return i;
-        }
-        let i = invocations.len();
-        invocations.push((id.to_string(), Invocation::default()));
-        self.index.insert(id.to_string(), i);
+    /// The invocation of a line of this batch, made if this batch has not seen it yet.
+    fn get(&mut self, owner: Owner<'a>) -> &mut Invocation {
+        let i = match self.find(owner) {
+            Some(i) => i,
+            None => match owner {
+                Owner::Id(id) => {
+                    self.index.insert(id, self.invocations.len());
+                    self.push(SlotId::Request(id))
+                }
+                Owner::Init => {
+                    self.init = Some(self.invocations.len());
+                    self.push(SlotId::Init)
+                }
+            },
+        };
+        &mut self.invocations[i].1
+    }
+
+    /// The invocation of an id kept from an earlier batch, made if this batch has not seen it.
+    fn get_owned(&mut self, id: &str) -> &mut Invocation {
+        let i = match self.find(Owner::Id(id)) {
+            Some(i) => i,
+            None => {
+                self.owned.push(self.invocations.len());
+                self.push(SlotId::Owned(id.to_string()))
+            }
+        };
+        &mut self.invocations[i].1
+    }
+
+    fn push(&mut self, id: SlotId<'a>) -> usize {
+        let i = self.invocations.len();
+        self.invocations.push((id, Invocation::default()));
         self.last = Some(i);
         i
     }
@@ -279,23 +339,58 @@ struct Batch {
 /// The key under which an invocation's counted classes are remembered. A 64-bit hash: two
 /// request ids would have to collide among the last 200,000 for a class to be missed.
 fn invocation_key(log_group: &str, request_id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    log_group.hash(&mut h);
-    request_id.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::default().hash_one((log_group, request_id))
 }
 
+/// Which invocation lines without a request id belong to, per log stream. The ids are kept in
+/// buffers that are overwritten, not reallocated, invocation after invocation.
 #[derive(Debug, Clone, Default)]
 struct StreamState {
-    current: Option<String>,
-    last: Option<String>,
+    /// The id of the last invocation that started.
+    current: String,
+    /// Whether `current` is still running (no REPORT yet).
+    running: bool,
+    /// The id of the last invocation that reported.
+    last: String,
 }
 
+impl StreamState {
+    fn start(&mut self, id: &str) {
+        set_to(&mut self.current, id);
+        self.running = true;
+    }
+
+    fn report(&mut self, id: &str) {
+        if self.running && self.current == id {
+            self.running = false;
+        }
+        set_to(&mut self.last, id);
+    }
+
+    /// The invocation a line without a request id belongs to, if any has been seen.
+    fn owner(&self) -> Option<&str> {
+        if self.running {
+            Some(&self.current)
+        } else if !self.last.is_empty() {
+            Some(&self.last)
+        } else {
+            None
+        }
+    }
+}
+
+fn set_to(buffer: &mut String, value: &str) {
+    buffer.clear();
+    buffer.push_str(value);
+}
+
+/// What earlier batches already counted for one invocation.
 #[derive(Debug, Clone, Default)]
 struct CountedBefore {
     counted: Counted,
-    rules: Vec<usize>,
+    /// Bit `i` is rule `i` of the config (at most [`crate::config::MAX_RULES`]).
+    rules: u64,
 }
 
 mod raw {
@@ -321,7 +416,9 @@ struct Invocation {
     timed_out_after: Option<f64>,
     chunk_size: Option<f64>,
     error_type: Option<String>,
-    rules: Vec<(usize, Option<f64>)>,
+    /// The rules it matched (bit `i` is rule `i`), and each one's first value.
+    rule_bits: u64,
+    rules: SmallVec<[(usize, Option<f64>); 2]>,
     evidence: Vec<usize>,
 }
 
@@ -528,7 +625,7 @@ impl Processor {
             return;
         }
         acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
-        let function = function_name(group).to_string();
+        let function: Arc<str> = Arc::from(function_name(group));
         let settings = self.settings_for(&function);
         let stream_key = format!("{group}\u{1f}{}", message.log_stream);
         let mut stream = self.streams.get(&stream_key).cloned().unwrap_or_default();
@@ -537,8 +634,6 @@ impl Processor {
         acc.newest_ms = acc.newest_ms.max(newest);
 
         let mut slots = Slots::default();
-        let mut invocations: Vec<(String, Invocation)> = Vec::new();
-
         for (i, event) in message.log_events.iter().enumerate() {
             let minute = event.timestamp - event.timestamp.rem_euclid(60_000);
             if minute < now - emf::MAX_AGE_MS + 60_000 {
@@ -553,29 +648,23 @@ impl Processor {
             let ts = event.timestamp;
             match parse(&event.message) {
                 Line::Start { request_id } => {
-                    stream.current = Some(request_id.to_string());
-                    let s = slots.get(request_id, &mut invocations);
-                    invocations[s].1.timestamp_ms.get_or_insert(ts);
+                    stream.start(request_id);
+                    slots.get(Owner::Id(request_id)).timestamp_ms.get_or_insert(ts);
                 }
                 Line::End { .. } | Line::Platform => {}
                 Line::Report(report) => {
-                    let s = slots.get(report.request_id, &mut invocations);
-                    let inv = &mut invocations[s].1;
+                    let inv = slots.get(Owner::Id(report.request_id));
                     let flags = take_report(inv, &report, ts);
                     let failed = flags & (raw::TIMEOUT | raw::FAILED | raw::OOM) != 0;
                     inv.mark(flags, i, ts, failed);
-                    if stream.current.as_deref() == Some(report.request_id) {
-                        stream.current = None;
-                    }
-                    stream.last = Some(report.request_id.to_string());
+                    stream.report(report.request_id);
                 }
                 Line::RuntimeDone {
                     request_id,
                     status,
                     error_type,
                 } => {
-                    let s = slots.get(request_id, &mut invocations);
-                    let inv = &mut invocations[s].1;
+                    let inv = slots.get(Owner::Id(request_id));
                     let flags = inv.take_status(status, error_type.as_deref());
                     inv.mark(flags, i, ts, flags != 0);
                 }
@@ -589,12 +678,8 @@ impl Processor {
                         let bucket = bucket(acc, &function, minute, &settings);
                         bucket.counts[Metric::InitFailures.count_index().unwrap_or(0)] += 1;
                     }
-                    if failed
-                        && during_invoke
-                        && let Some(current) = stream.current.clone()
-                    {
-                        let s = slots.get(&current, &mut invocations);
-                        let inv = &mut invocations[s].1;
+                    if failed && during_invoke && stream.running {
+                        let inv = slots.get_owned(&stream.current);
                         let flags = inv.take_status(status, error_type.as_deref());
                         inv.mark(flags, i, ts, true);
                     }
@@ -605,21 +690,21 @@ impl Processor {
                     if flags == 0 && app.chunk_size.is_none() && !has_rules {
                         continue;
                     }
-                    let owner = match app.request_id {
-                        Some(id) => Owner::Id(id),
-                        None => match stream.current.as_deref().or(stream.last.as_deref()) {
-                            Some(id) => Owner::Id(id),
-                            None => Owner::Init,
-                        },
-                    };
+                    // A line without an id belongs to the stream's invocation, whose id the
+                    // stream state keeps (it may have started in an earlier batch).
+                    let named = app.request_id.map(Owner::Id);
+                    let kept = if named.is_none() { stream.owner() } else { None };
                     // A rule counts once per invocation and keeps its first value, so once the
                     // invocation has every rule there is no more matching or capturing to do.
-                    let existing = match owner {
-                        Owner::Id(id) => slots.find(id, &invocations),
-                        Owner::Init => None,
+                    let existing = match (named, kept) {
+                        (Some(owner), _) => slots.find(owner),
+                        (None, Some(id)) => slots.find(Owner::Id(id)),
+                        (None, None) => slots.find(Owner::Init),
                     };
-                    let rules_open =
-                        has_rules && existing.is_none_or(|s| invocations[s].1.rules.len() < settings.rules.len());
+                    let rules_open = has_rules
+                        && existing.is_none_or(|s| {
+                            slots.invocations[s].1.rule_bits.count_ones() < settings.rules.len() as u32
+                        });
                     let rule_matched = rules_open
                         && match &settings.rule_set {
                             None => false,
@@ -632,12 +717,12 @@ impl Processor {
                     if flags == 0 && !rule_matched && app.chunk_size.is_none() {
                         continue;
                     }
-                    let s = match (existing, owner) {
-                        (Some(s), _) => s,
-                        (None, Owner::Id(id)) => slots.get(id, &mut invocations),
-                        (None, Owner::Init) => slots.get(&format!("init:{}", message.log_stream), &mut invocations),
+                    let inv = match (existing, named, kept) {
+                        (Some(s), _, _) => &mut slots.invocations[s].1,
+                        (None, Some(owner), _) => slots.get(owner),
+                        (None, None, Some(id)) => slots.get_owned(id),
+                        (None, None, None) => slots.get(Owner::Init),
                     };
-                    let inv = &mut invocations[s].1;
                     inv.mark(flags, i, ts, flags != 0);
                     if let Some(after) = app.timed_out_after {
                         inv.timed_out_after = Some(after);
@@ -648,10 +733,11 @@ impl Processor {
                     if rule_matched {
                         for &rule in &settings.rules {
                             let r = &self.config.rules[rule];
-                            if !inv.rules.iter().any(|(seen, _)| *seen == rule) && r.matches(&event.message) {
+                            if inv.rule_bits & (1 << rule) == 0 && r.matches(&event.message) {
                                 let value = self.rule_locations[rule]
                                     .as_mut()
                                     .and_then(|locations| r.value_with(&event.message, locations));
+                                inv.rule_bits |= 1 << rule;
                                 inv.rules.push((rule, value));
                             }
                         }
@@ -662,35 +748,33 @@ impl Processor {
 
         // Learn timeouts before classifying, so that a timeout and a near-timeout of the same
         // function in one batch are judged against the same, best-known timeout.
-        for (_, inv) in &invocations {
+        for (_, inv) in &slots.invocations {
             if inv.flags & raw::TIMEOUT != 0 && settings.timeout_seconds.is_none() {
                 let seconds = inv.timed_out_after.or(inv.duration_ms.map(|ms| ms / 1000.0));
                 if let Some(seconds) = seconds.map(f64::round).filter(|s| *s >= 1.0 && *s <= 900.0) {
-                    self.learned.insert(function.clone(), seconds);
+                    self.learned.insert(function.to_string(), seconds);
                 }
             }
         }
         let batch = Batch {
-            function: Arc::from(function.as_str()),
+            timeout: self.resolve_timeout(&function, &settings),
+            function,
             log_group: Arc::from(group),
             log_stream: Arc::from(message.log_stream.as_ref()),
-            timeout: self.resolve_timeout(&function, &settings),
             settings,
         };
-        for (id, inv) in invocations {
-            self.finalize(id, inv, message, &batch, acc);
+        for (id, inv) in slots.invocations {
+            let id = match id {
+                SlotId::Request(id) => Cow::Borrowed(id),
+                SlotId::Owned(id) => Cow::Owned(id),
+                SlotId::Init => Cow::Owned(format!("init:{}", message.log_stream)),
+            };
+            self.finalize(&id, inv, message, &batch, acc);
         }
         self.streams.insert(stream_key, stream);
     }
 
-    fn finalize(
-        &mut self,
-        id: String,
-        inv: Invocation,
-        message: &DataMessage<'_>,
-        batch: &Batch,
-        acc: &mut Accumulator,
-    ) {
+    fn finalize(&mut self, id: &str, inv: Invocation, message: &DataMessage<'_>, batch: &Batch, acc: &mut Accumulator) {
         let settings = &*batch.settings;
         let timeout = batch.timeout;
         let f = inv.flags;
@@ -732,19 +816,15 @@ impl Processor {
 
         let before = self
             .counted
-            .get_or_insert_with(invocation_key(&batch.log_group, &id), CountedBefore::default);
+            .get_or_insert_with(invocation_key(&batch.log_group, id), CountedBefore::default);
         let new = Counted(counted.0 & !before.counted.0);
         before.counted.0 |= counted.0;
-        let new_rules: Vec<(usize, Option<f64>)> = inv
-            .rules
-            .iter()
-            .filter(|(r, _)| !before.rules.contains(r))
-            .copied()
-            .collect();
-        before.rules.extend(new_rules.iter().map(|(r, _)| *r));
-        if new.is_empty() && new_rules.is_empty() {
+        let new_rule_bits = inv.rule_bits & !before.rules;
+        before.rules |= inv.rule_bits;
+        if new.is_empty() && new_rule_bits == 0 {
             return;
         }
+        let new_rules = inv.rules.iter().filter(|(r, _)| new_rule_bits & (1 << r) != 0);
 
         let timestamp_ms = inv.report_ms.or(inv.timestamp_ms).unwrap_or(0);
         let minute = timestamp_ms - timestamp_ms.rem_euclid(60_000);
@@ -768,7 +848,7 @@ impl Processor {
                 slot.extend(value);
             }
         }
-        for &(rule, value) in &new_rules {
+        for &(rule, value) in new_rules.clone() {
             match (value, self.config.rules[rule].value.is_some()) {
                 (Some(v), true) => b.rule_values.entry(rule).or_default().push(v),
                 (None, true) => {}
@@ -781,7 +861,7 @@ impl Processor {
             function: batch.function.clone(),
             log_group: batch.log_group.clone(),
             log_stream: batch.log_stream.clone(),
-            request_id: id,
+            request_id: id.to_string(),
             timestamp_ms,
             counted: new,
             duration_ms: inv.duration_ms.filter(|_| newly_reported),
@@ -792,7 +872,6 @@ impl Processor {
             chunk_size: inv.chunk_size,
             error_type: inv.error_type,
             rules: new_rules
-                .iter()
                 .map(|&(r, v)| (self.config.rules[r].metric.clone(), v))
                 .collect(),
             evidence,
@@ -867,7 +946,7 @@ impl Processor {
             let target = Target {
                 namespace,
                 timestamp_ms: *minute,
-                dimensions: &[("FunctionName", function.as_str())],
+                dimensions: &[("FunctionName", function)],
                 dimension_sets: &[&["FunctionName"], &[]],
             };
             documents.extend(emf::render(target, &entries));
@@ -883,9 +962,14 @@ impl Processor {
     }
 }
 
-fn bucket<'a>(acc: &'a mut Accumulator, function: &str, minute: i64, settings: &FunctionSettings) -> &'a mut Bucket {
+fn bucket<'a>(
+    acc: &'a mut Accumulator,
+    function: &Arc<str>,
+    minute: i64,
+    settings: &FunctionSettings,
+) -> &'a mut Bucket {
     acc.buckets
-        .entry((function.to_string(), minute))
+        .entry((Arc::clone(function), minute))
         .or_insert_with(|| Bucket {
             applicable_rules: settings.rules.clone(),
             ..Bucket::default()

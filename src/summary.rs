@@ -98,7 +98,7 @@ impl Summary {
                 *f.counts.entry(metric.name()).or_default() += 1;
             }
             for (rule, _) in &record.rules {
-                *f.rules.entry(rule.clone()).or_default() += 1;
+                *f.rules.entry(rule.to_string()).or_default() += 1;
             }
             f.durations.extend(record.duration_ms);
             f.timeout = record.timeout;
