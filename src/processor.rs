@@ -701,20 +701,9 @@ impl Processor {
                         (None, Some(id)) => slots.find(Owner::Id(id)),
                         (None, None) => slots.find(Owner::Init),
                     };
-                    let rules_open = has_rules
-                        && existing.is_none_or(|s| {
-                            slots.invocations[s].1.rule_bits.count_ones() < settings.rules.len() as u32
-                        });
-                    let rule_matched = rules_open
-                        && match &settings.rule_set {
-                            None => false,
-                            Some(_) if settings.all_literal => settings
-                                .rules
-                                .iter()
-                                .any(|&r| self.config.rules[r].matches(&event.message)),
-                            Some(set) => set.is_match(&event.message),
-                        };
-                    if flags == 0 && !rule_matched && app.chunk_size.is_none() {
+                    let seen = existing.map_or(0, |s| slots.invocations[s].1.rule_bits);
+                    let matched = self.matching_rules(&settings, settings.rule_bits & !seen, &event.message);
+                    if flags == 0 && matched == 0 && app.chunk_size.is_none() {
                         continue;
                     }
                     let inv = match (existing, named, kept) {
@@ -730,18 +719,13 @@ impl Processor {
                     if inv.chunk_size.is_none() {
                         inv.chunk_size = app.chunk_size;
                     }
-                    if rule_matched {
-                        for &rule in &settings.rules {
-                            let r = &self.config.rules[rule];
-                            if inv.rule_bits & (1 << rule) == 0 && r.matches(&event.message) {
-                                let value = self.rule_locations[rule]
-                                    .as_mut()
-                                    .and_then(|locations| r.value_with(&event.message, locations));
-                                inv.rule_bits |= 1 << rule;
-                                inv.rules.push((rule, value));
-                            }
-                        }
+                    for rule in bits(matched) {
+                        let value = self.rule_locations[rule]
+                            .as_mut()
+                            .and_then(|locations| self.config.rules[rule].value_with(&event.message, locations));
+                        inv.rules.push((rule, value));
                     }
+                    inv.rule_bits |= matched;
                 }
             }
         }
@@ -772,6 +756,18 @@ impl Processor {
             self.finalize(&id, inv, message, &batch, acc);
         }
         self.streams.insert(stream_key, stream);
+    }
+
+    /// Which of the `open` rules (bit `i` is rule `i`) match `line`. Plain phrases are searched
+    /// one by one; regexes go through the function's set first, which rules most lines out in
+    /// one pass.
+    fn matching_rules(&self, settings: &FunctionSettings, open: u64, line: &str) -> u64 {
+        if open == 0 || !(settings.all_literal || settings.rule_set.as_ref().is_some_and(|set| set.is_match(line))) {
+            return 0;
+        }
+        bits(open)
+            .filter(|&r| self.config.rules[r].matches(line))
+            .fold(0, |found, r| found | 1 << r)
     }
 
     fn finalize(&mut self, id: &str, inv: Invocation, message: &DataMessage<'_>, batch: &Batch, acc: &mut Accumulator) {
@@ -974,6 +970,17 @@ fn bucket<'a>(
             applicable_rules: settings.rules.clone(),
             ..Bucket::default()
         })
+}
+
+/// The indexes of the set bits of `set`, lowest first.
+fn bits(mut set: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (set != 0).then(|| {
+            let i = set.trailing_zeros() as usize;
+            set &= set - 1;
+            i
+        })
+    })
 }
 
 fn take_report(inv: &mut Invocation, report: &Report<'_>, ts: i64) -> u16 {
