@@ -312,14 +312,19 @@ fn value_after<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 /// Whether a token is a request id (UUID-shaped).
 pub fn is_request_id(token: &str) -> bool {
     let b = token.as_bytes();
-    b.len() == 36
-        && b[8] == b'-'
-        && b[13] == b'-'
-        && b[18] == b'-'
-        && b[23] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_hexdigit() || matches!(i, 8 | 13 | 18 | 23))
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return false;
+    }
+    // Every byte a hex digit or a dash, and no dashes but the four: checked without a branch
+    // per byte, since every application line's id goes through here.
+    let (mut other, mut dashes) = (0u8, 0u8);
+    for &c in b {
+        let hex = c.wrapping_sub(b'0') < 10 || (c | 0x20).wrapping_sub(b'a') < 6;
+        let dash = c == b'-';
+        other |= u8::from(!hex && !dash);
+        dashes += u8::from(dash);
+    }
+    other == 0 && dashes == 4
 }
 
 /// A token that can stand in a line prefix around the level: a timestamp, a date, a request id.
@@ -443,9 +448,16 @@ fn starts_like_a_crash(first: &str) -> bool {
 /// The number written at byte `at` of `text` (digits and a decimal point).
 fn number_at(text: &str, at: Option<usize>) -> Option<f64> {
     let rest = text.get(at?..)?;
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
+    let b = rest.as_bytes();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    // Whole numbers (chunk sizes, mostly) are read directly; up to 15 digits they are exact.
+    if (1..=15).contains(&digits) && b.get(digits) != Some(&b'.') {
+        return Some(b[..digits].iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0')) as f64);
+    }
+    let end = b
+        .iter()
+        .position(|&c| !(c.is_ascii_digit() || c == b'.'))
+        .unwrap_or(b.len());
     rest[..end].trim_end_matches('.').parse().ok()
 }
 
@@ -1115,6 +1127,41 @@ mod tests {
             Some(25.0)
         );
         assert_eq!(app("nothing").chunk_size, None);
+    }
+
+    #[test]
+    fn numbers_after_a_phrase_are_read_whole_or_decimal() {
+        let cases = [
+            ("50 items", Some(50.0)),
+            ("50", Some(50.0)),
+            ("3.00 seconds", Some(3.0)),
+            ("50. Done", Some(50.0)),
+            (".5", Some(0.5)),
+            ("123456789012345678", Some(123_456_789_012_345_678.0)),
+            ("", None),
+            ("x50", None),
+        ];
+        for (text, number) in cases {
+            assert_eq!(number_at(text, Some(0)), number, "{text:?}");
+        }
+        assert_eq!(number_at("chunk_size=7", Some(11)), Some(7.0));
+        assert_eq!(number_at("short", Some(40)), None);
+    }
+
+    #[test]
+    fn request_ids_are_uuid_shaped() {
+        let cases = [
+            ("b70435cc-261c-4438-b9b6-efe4c8f04b21", true),
+            ("B70435CC-261C-4438-B9B6-EFE4C8F04B21", true),
+            ("b70435cc-261c-4438-b9b6-efe4c8f04b2", false),
+            ("b70435cc-261c-4438-b9b6-efe4c8f04b2g", false),
+            ("b70435cc-261c-4438-b9b6-efe4c8f-4b21", false),
+            ("b70435cc0261c-4438-b9b6-efe4c8f04b21", false),
+            ("2026-11-29T10:00:01.123Z", false),
+        ];
+        for (token, is_id) in cases {
+            assert_eq!(is_request_id(token), is_id, "{token}");
+        }
     }
 
     #[test]

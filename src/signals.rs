@@ -152,8 +152,7 @@ pub fn scan_line(text: &str) -> Scan {
     LOWERED.with(|buffer| {
         let mut lowered = buffer.borrow_mut();
         lowered.clear();
-        lowered.extend_from_slice(text.as_bytes());
-        lowered.make_ascii_lowercase();
+        lowered.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
         let mut found = Scan::default();
         // Every non-overlapping match, so that "Rate exceeded" and "Too many connections" in one
         // line both count. (No phrase of one signal overlaps a phrase of another.)
