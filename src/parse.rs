@@ -236,7 +236,14 @@ fn first_line(s: &str) -> &str {
 }
 
 fn first_token(s: &str) -> Option<&str> {
-    s.split([' ', '\t', '\n', '\r']).find(|t| !t.is_empty())
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))?;
+    let len = b[start..]
+        .iter()
+        .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        .unwrap_or(b.len() - start);
+    // The separators are ASCII, so both ends are char boundaries.
+    Some(&s[start..start + len])
 }
 
 /// The `Key: value` fields of a platform line. Lambda separates them with tabs, which gives a
@@ -254,12 +261,12 @@ impl<'a> Fields<'a> {
             tabbed: [("", ""); 12],
             len: 0,
         };
-        if line.contains('\t') {
+        if memchr::memchr(b'\t', line.as_bytes()).is_some() {
             for segment in line.split('\t') {
-                if let Some((key, value)) = segment.split_once(':')
+                if let Some(colon) = memchr::memchr(b':', segment.as_bytes())
                     && fields.len < fields.tabbed.len()
                 {
-                    fields.tabbed[fields.len] = (key.trim(), value.trim());
+                    fields.tabbed[fields.len] = (trim_spaces(&segment[..colon]), trim_spaces(&segment[colon + 1..]));
                     fields.len += 1;
                 }
             }
@@ -281,13 +288,21 @@ impl<'a> Fields<'a> {
 
     fn number(&self, key: &str) -> Option<f64> {
         let v = self.value(key)?;
-        let end = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
+        let end = v
+            .bytes()
+            .position(|c| !(c.is_ascii_digit() || c == b'.'))
+            .unwrap_or(v.len());
         v[..end].parse().ok()
     }
 
     fn word(&self, key: &str) -> Option<&'a str> {
         first_token(self.value(key)?)
     }
+}
+
+/// `s` without the spaces around it (the ASCII ones Lambda writes; cheaper than `str::trim`).
+fn trim_spaces(s: &str) -> &str {
+    s.trim_matches(|c| c == ' ' || c == '\r' || c == '\n')
 }
 
 /// Finds `key` as a whole field name (so `Duration:` does not match inside `Billed Duration:`).

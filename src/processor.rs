@@ -7,6 +7,7 @@
 //! each function's timeout as learned from its own timeouts. All of it is bounded.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -289,22 +290,53 @@ impl<'a> Slots<'a> {
         Some(i)
     }
 
+    /// Room for the invocations of a batch of `events` log events.
+    fn for_events(events: usize) -> Self {
+        // A dozen lines or more per invocation is usual; the guess only saves regrowing.
+        let guess = (events / 8).min(4096);
+        Slots {
+            invocations: Vec::with_capacity(guess),
+            index: HashMap::with_capacity_and_hasher(guess, Default::default()),
+            ..Slots::default()
+        }
+    }
+
     /// The invocation of a line of this batch, made if this batch has not seen it yet.
     fn get(&mut self, owner: Owner<'a>) -> &mut Invocation {
-        let i = match self.find(owner) {
-            Some(i) => i,
-            None => match owner {
-                Owner::Id(id) => {
-                    self.index.insert(id, self.invocations.len());
-                    self.push(SlotId::Request(id))
-                }
-                Owner::Init => {
+        let i = match owner {
+            Owner::Id(id) => self.get_id(id),
+            Owner::Init => match self.init {
+                Some(i) => i,
+                None => {
                     self.init = Some(self.invocations.len());
                     self.push(SlotId::Init)
                 }
             },
         };
         &mut self.invocations[i].1
+    }
+
+    /// [`Slots::get`] for an id of the batch, hashed once whether or not it is new.
+    fn get_id(&mut self, id: &'a str) -> usize {
+        if let Some(last) = self.last
+            && self.invocations[last].0.is(id)
+        {
+            return last;
+        }
+        let next = self.invocations.len();
+        let i = match self.index.entry(id) {
+            Slot::Occupied(slot) => *slot.get(),
+            Slot::Vacant(slot) => match self.owned.iter().find(|&&i| self.invocations[i].0.is(id)) {
+                Some(&i) => i,
+                None => {
+                    slot.insert(next);
+                    self.invocations.push((SlotId::Request(id), Invocation::default()));
+                    next
+                }
+            },
+        };
+        self.last = Some(i);
+        i
     }
 
     /// The invocation of an id kept from an earlier batch, made if this batch has not seen it.
@@ -633,7 +665,7 @@ impl Processor {
         let now = self.clock.now_ms(newest);
         acc.newest_ms = acc.newest_ms.max(newest);
 
-        let mut slots = Slots::default();
+        let mut slots = Slots::for_events(message.log_events.len());
         for (i, event) in message.log_events.iter().enumerate() {
             let minute = event.timestamp - event.timestamp.rem_euclid(60_000);
             if minute < now - emf::MAX_AGE_MS + 60_000 {
