@@ -173,7 +173,11 @@ impl AppLine<'_> {
 
 /// Parses one log event's message.
 pub fn parse(message: &str) -> Line<'_> {
-    let trimmed = message.trim_start();
+    // Nearly every line starts with a printable ASCII byte; only the others need a full trim.
+    let trimmed = match message.as_bytes().first() {
+        Some(b) if b.is_ascii_graphic() => message,
+        _ => message.trim_start(),
+    };
     match trimmed.as_bytes().first() {
         Some(b'{') => parse_json(trimmed).unwrap_or_else(|| Line::App(parse_text_app(message))),
         Some(b'S' | b'E' | b'R' | b'I' | b'X' | b'L' | b'T') => {
@@ -346,14 +350,18 @@ pub fn is_request_id(token: &str) -> bool {
 /// Timestamps and dates start with a digit (after an opening bracket) and have no lower-case
 /// letters.
 fn is_prefix_token(token: &str) -> bool {
-    token.trim_start_matches('[').starts_with(|c: char| c.is_ascii_digit())
-        && !token.bytes().any(|c| c.is_ascii_lowercase())
-        || is_request_id(token)
+    let b = token.as_bytes();
+    let opened = b.iter().take_while(|&&c| c == b'[').count();
+    b.get(opened).is_some_and(u8::is_ascii_digit) && !b.iter().any(u8::is_ascii_lowercase) || is_request_id(token)
 }
 
 fn level_token(token: &str) -> Option<Level> {
-    let word = token.trim_start_matches('[').trim_end_matches([']', ':']);
-    Level::from_word(word, false)
+    // `[ERROR]`, `ERROR:` and the like; brackets and colons are ASCII, so the cuts are char
+    // boundaries.
+    let b = token.as_bytes();
+    let start = b.iter().take_while(|&&c| c == b'[').count();
+    let closing = b[start..].iter().rev().take_while(|&&c| c == b']' || c == b':').count();
+    Level::from_word(&token[start..b.len() - closing], false)
 }
 
 /// The tokens of a message's first line, separated by spaces, tabs and other control bytes, as
@@ -493,14 +501,6 @@ struct TopLevel<'a> {
     text: (usize, usize),
 }
 
-/// Members whose short values never carry a failure phrase.
-fn is_furniture(key: &str) -> bool {
-    matches!(
-        key,
-        "timestamp" | "time" | "level" | "severity" | "levelname" | "requestId" | "AWSRequestId" | "request_id"
-    )
-}
-
 /// Walks the members of a JSON object: `visit(key, raw value, where the key starts)` for each, in
 /// order. Nested values are skipped whole and handed over raw. `None` if the text is not one
 /// well-formed object (the members before the fault have been visited).
@@ -558,28 +558,49 @@ fn top_level(line: &str) -> Option<TopLevel<'_>> {
     let mut out = TopLevel::default();
     let mut level_seen = false;
     for_each_member(line, |key, raw, key_start| {
-        if !(is_furniture(key) && raw.len() <= 48) {
+        // Furniture: members whose short values never carry a failure phrase.
+        let furniture = match key {
+            "timestamp" | "time" => true,
+            "type" => {
+                out.kind = plain_str(raw);
+                false
+            }
+            "record" => {
+                out.record = Some(raw);
+                false
+            }
+            "level" | "severity" | "levelname" => {
+                if !level_seen {
+                    level_seen = true;
+                    out.level = match plain_str(raw) {
+                        Some(word) => Level::from_word(word, true),
+                        None => raw.parse().ok().and_then(Level::from_number),
+                    };
+                }
+                true
+            }
+            "requestId" => {
+                out.request_id = plain_str(raw).filter(|t| !t.is_empty()).or(out.request_id);
+                true
+            }
+            "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" => {
+                out.request_id = out.request_id.or(plain_str(raw).filter(|t| !t.is_empty()));
+                true
+            }
+            "errorType" => {
+                out.error_type = true;
+                false
+            }
+            "chunk_size" => {
+                out.chunk_size = json_number(raw);
+                false
+            }
+            _ => false,
+        };
+        if !(furniture && raw.len() <= 48) {
             let from = if out.text.1 == 0 { key_start } else { out.text.0 };
             let end = raw.as_ptr() as usize - line.as_ptr() as usize + raw.len();
             out.text = (from, end);
-        }
-        match key {
-            "type" => out.kind = plain_str(raw),
-            "record" => out.record = Some(raw),
-            "level" | "severity" | "levelname" if !level_seen => {
-                level_seen = true;
-                out.level = match plain_str(raw) {
-                    Some(word) => Level::from_word(word, true),
-                    None => raw.parse().ok().and_then(Level::from_number),
-                };
-            }
-            "requestId" => out.request_id = plain_str(raw).filter(|t| !t.is_empty()).or(out.request_id),
-            "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" => {
-                out.request_id = out.request_id.or(plain_str(raw).filter(|t| !t.is_empty()));
-            }
-            "errorType" => out.error_type = true,
-            "chunk_size" => out.chunk_size = raw.parse().ok(),
-            _ => {}
         }
     })?;
     Some(out)
@@ -647,6 +668,38 @@ fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
         .map(|k| j + k)
 }
 
+/// The first `"`, `{`, `[`, `}` or `]` at or after `from`, eight bytes at a time. Setting bit 5
+/// folds `[` into `{` and `]` into `}`, and no other byte into either.
+fn structural(b: &[u8], from: usize) -> Option<usize> {
+    let zero_byte = |x: u64| bytes_below(x, 1);
+    let mut j = from;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let folded = v | (ONES * 0x20);
+        let hits = zero_byte(v ^ (ONES * u64::from(b'"')))
+            | zero_byte(folded ^ (ONES * u64::from(b'{')))
+            | zero_byte(folded ^ (ONES * u64::from(b'}')));
+        if hits != 0 {
+            return Some(j + hits.trailing_zeros() as usize / 8);
+        }
+        j += 8;
+    }
+    b.get(j..)?
+        .iter()
+        .position(|c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
+        .map(|k| j + k)
+}
+
+/// A JSON number: whole numbers of up to 15 digits directly (exact), others through `f64`'s
+/// parser.
+fn json_number(raw: &str) -> Option<f64> {
+    let b = raw.as_bytes();
+    if (1..=15).contains(&b.len()) && b.iter().all(u8::is_ascii_digit) {
+        return Some(b.iter().fold(0u64, |n, &c| n * 10 + u64::from(c - b'0')) as f64);
+    }
+    raw.parse().ok()
+}
+
 /// Index just past the value that starts at `i`; nested objects and arrays are skipped whole.
 fn value_end(b: &[u8], i: usize) -> Option<usize> {
     match b.get(i)? {
@@ -655,19 +708,19 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
             let mut depth = 0usize;
             let mut j = i;
             loop {
-                match b.get(j)? {
+                j = structural(b, j)?;
+                match b[j] {
                     b'"' => {
                         j = string_end(b, j)?;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
                             return Some(j + 1);
                         }
                     }
-                    _ => {}
                 }
                 j += 1;
             }
@@ -720,7 +773,7 @@ impl PlatformRecord<'_> {
                         "restoreDurationMs" => &mut m.restore_duration_ms,
                         _ => return,
                     };
-                    *slot = value.parse().ok();
+                    *slot = json_number(value);
                 });
             }
             _ => {}
@@ -1161,6 +1214,21 @@ mod tests {
         }
         assert_eq!(number_at("chunk_size=7", Some(11)), Some(7.0));
         assert_eq!(number_at("short", Some(40)), None);
+    }
+
+    #[test]
+    fn json_numbers_are_read_whole_decimal_or_exponent() {
+        let cases = [
+            ("512", Some(512.0)),
+            ("12345.6", Some(12345.6)),
+            ("-1.5e3", Some(-1500.0)),
+            ("1234567890123456789", Some(1_234_567_890_123_456_789.0)),
+            ("\"512\"", None),
+            ("null", None),
+        ];
+        for (raw, number) in cases {
+            assert_eq!(json_number(raw), number, "{raw}");
+        }
     }
 
     #[test]
