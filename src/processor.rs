@@ -153,7 +153,7 @@ pub struct InvocationRecord {
     /// The error type Lambda reported, if any.
     pub error_type: Option<String>,
     /// Custom rules newly counted: (metric, value).
-    pub rules: Vec<(Arc<str>, Option<f64>)>,
+    pub rules: SmallVec<[(Arc<str>, Option<f64>); 2]>,
     /// Lines that show what went wrong.
     pub evidence: Vec<Evidence>,
 }

@@ -217,7 +217,7 @@ fn notice_with(function: &str, line: String) -> Notice {
         },
         chunk_size: None,
         error_type: None,
-        rules: Vec::new(),
+        rules: Default::default(),
         evidence: (0..3)
             .map(|_| Evidence {
                 timestamp_ms: T0,
