@@ -491,7 +491,7 @@ fn number_at(text: &str, at: Option<usize>) -> Option<f64> {
 #[derive(Debug, Default, PartialEq)]
 struct TopLevel<'a> {
     kind: Option<&'a str>,
-    record: Option<&'a str>,
+    record: RecordMember<'a>,
     level: Option<Level>,
     request_id: Option<&'a str>,
     error_type: bool,
@@ -501,18 +501,33 @@ struct TopLevel<'a> {
     text: (usize, usize),
 }
 
-/// Walks the members of a JSON object: `visit(key, raw value, where the key starts)` for each, in
-/// order. Nested values are skipped whole and handed over raw. `None` if the text is not one
-/// well-formed object (the members before the fault have been visited).
-fn for_each_member<'a>(object: &'a str, mut visit: impl FnMut(&'a str, &'a str, usize)) -> Option<()> {
-    let b = object.as_bytes();
-    let mut i = skip_ws(b, 0);
+/// The `record` member of a JSON line: absent, an object (read as a platform record in the same
+/// pass), or something else, which no platform line has.
+#[derive(Debug, Default, PartialEq)]
+enum RecordMember<'a> {
+    #[default]
+    Absent,
+    Object(PlatformRecord<'a>),
+    Other,
+}
+
+/// Walks the members of the JSON object that opens at byte `from` of `text`, in order:
+/// `visit(key, where the value starts, where the key starts)` reads or skips the value and says
+/// where it ends. Gives the index just past the object, or `None` if it is not well-formed (the
+/// members before the fault have been visited).
+fn walk_object<'a>(
+    text: &'a str,
+    from: usize,
+    mut visit: impl FnMut(&'a str, usize, usize) -> Option<usize>,
+) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, from);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = skip_ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
-        return Some(());
+        return Some(i + 1);
     }
     loop {
         if b.get(i) != Some(&b'"') {
@@ -525,12 +540,11 @@ fn for_each_member<'a>(object: &'a str, mut visit: impl FnMut(&'a str, &'a str, 
             return None;
         }
         i = skip_ws(b, i + 1);
-        let end = value_end(b, i)?;
-        visit(&object[key_start + 1..key_end - 1], &object[i..end], key_start);
+        let end = visit(&text[key_start + 1..key_end - 1], i, key_start)?;
         i = skip_ws(b, end);
         match b.get(i)? {
             b',' => i = skip_ws(b, i + 1),
-            b'}' => return Some(()),
+            b'}' => return Some(i + 1),
             _ => return None,
         }
     }
@@ -557,7 +571,17 @@ fn json_str(raw: &str) -> Option<Cow<'_, str>> {
 fn top_level(line: &str) -> Option<TopLevel<'_>> {
     let mut out = TopLevel::default();
     let mut level_seen = false;
-    for_each_member(line, |key, raw, key_start| {
+    walk_object(line, 0, |key, start, key_start| {
+        // A platform record is read where it stands, so its bytes are walked once.
+        let end = match key {
+            "record" if line.as_bytes()[start] == b'{' => {
+                let (record, end) = PlatformRecord::read_at(line, start)?;
+                out.record = RecordMember::Object(record);
+                end
+            }
+            _ => value_end(line.as_bytes(), start)?,
+        };
+        let raw = &line[start..end];
         // Furniture: members whose short values never carry a failure phrase.
         let furniture = match key {
             "timestamp" | "time" => true,
@@ -566,7 +590,9 @@ fn top_level(line: &str) -> Option<TopLevel<'_>> {
                 false
             }
             "record" => {
-                out.record = Some(raw);
+                if out.record == RecordMember::Absent {
+                    out.record = RecordMember::Other;
+                }
                 false
             }
             "level" | "severity" | "levelname" => {
@@ -599,9 +625,9 @@ fn top_level(line: &str) -> Option<TopLevel<'_>> {
         };
         if !(furniture && raw.len() <= 48) {
             let from = if out.text.1 == 0 { key_start } else { out.text.0 };
-            let end = raw.as_ptr() as usize - line.as_ptr() as usize + raw.len();
             out.text = (from, end);
         }
+        Some(end)
     })?;
     Some(out)
 }
@@ -735,7 +761,7 @@ fn value_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The members of a `platform.*` record that matter here.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct PlatformRecord<'a> {
     request_id: Option<&'a str>,
     status: Option<Cow<'a, str>>,
@@ -744,7 +770,7 @@ struct PlatformRecord<'a> {
     metrics: PlatformMetrics,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct PlatformMetrics {
     duration_ms: Option<f64>,
     memory_size_mb: Option<f64>,
@@ -753,41 +779,52 @@ struct PlatformMetrics {
     restore_duration_ms: Option<f64>,
 }
 
-impl PlatformRecord<'_> {
-    fn read(raw: &str) -> Option<PlatformRecord<'_>> {
+impl<'a> PlatformRecord<'a> {
+    /// Reads the record object that opens at byte `from` of `text`, and where it ends.
+    fn read_at(text: &'a str, from: usize) -> Option<(PlatformRecord<'a>, usize)> {
+        let b = text.as_bytes();
         let mut record = PlatformRecord::default();
-        for_each_member(raw, |key, value, _| match key {
-            "requestId" => record.request_id = plain_str(value),
-            "status" => record.status = json_str(value),
-            "errorType" => record.error_type = json_str(value),
-            "phase" => record.phase = json_str(value),
-            "metrics" => {
+        let end = walk_object(text, from, |key, start, _| {
+            if key == "metrics" && b[start] == b'{' {
                 let m = &mut record.metrics;
-                // A metrics member that is not an object leaves the numbers unknown.
-                let _ = for_each_member(value, |key, value, _| {
+                let numbers = walk_object(text, start, |key, start, _| {
+                    let end = value_end(b, start)?;
                     let slot = match key {
                         "durationMs" => &mut m.duration_ms,
                         "memorySizeMB" => &mut m.memory_size_mb,
                         "maxMemoryUsedMB" => &mut m.max_memory_used_mb,
                         "initDurationMs" => &mut m.init_duration_ms,
                         "restoreDurationMs" => &mut m.restore_duration_ms,
-                        _ => return,
+                        _ => return Some(end),
                     };
-                    *slot = json_number(value);
+                    *slot = json_number(&text[start..end]);
+                    Some(end)
                 });
+                // Odd metrics leave the numbers unknown, as long as the record is still JSON.
+                return numbers.or_else(|| value_end(b, start));
             }
-            _ => {}
+            let end = value_end(b, start)?;
+            let value = &text[start..end];
+            match key {
+                "requestId" => record.request_id = plain_str(value),
+                "status" => record.status = json_str(value),
+                "errorType" => record.error_type = json_str(value),
+                "phase" => record.phase = json_str(value),
+                _ => {}
+            }
+            Some(end)
         })?;
-        Some(record)
+        Some((record, end))
     }
 }
 
 fn parse_json(line: &str) -> Option<Line<'_>> {
     let top = top_level(line)?;
     if let Some(kind) = top.kind.and_then(|k| k.strip_prefix("platform.")) {
-        let record: PlatformRecord<'_> = match top.record {
-            Some(raw) => PlatformRecord::read(raw)?,
-            None => PlatformRecord::default(),
+        let record = match top.record {
+            RecordMember::Object(record) => record,
+            RecordMember::Absent => PlatformRecord::default(),
+            RecordMember::Other => return None,
         };
         let status = record.status.as_deref().map(Status::parse);
         return Some(match kind {
@@ -1278,6 +1315,44 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn platform_records_are_read_wherever_they_stand_and_whatever_their_metrics() {
+        let id = "r-1";
+        let cases = [
+            // The record first, the type after it.
+            (
+                r#"{"record":{"requestId":"r-1","metrics":{"durationMs":12.5,"memorySizeMB":128}},"type":"platform.report","time":"t"}"#,
+                Some(12.5),
+            ),
+            // Metrics that are an object but not well-formed members leave the numbers unknown.
+            (
+                r#"{"time":"t","type":"platform.report","record":{"requestId":"r-1","metrics":{"durationMs" 12},"status":"success"}}"#,
+                None,
+            ),
+            (
+                r#"{"time":"t","type":"platform.report","record":{"metrics":[1,{"x":"}"}],"requestId":"r-1"}}"#,
+                None,
+            ),
+        ];
+        for (line, duration) in cases {
+            match parse(line) {
+                Line::Report(r) => {
+                    assert_eq!(r.request_id, id, "{line}");
+                    assert_eq!(r.duration_ms, duration, "{line}");
+                }
+                other => panic!("{line} gave {other:?}"),
+            }
+        }
+        // A platform line whose record is not an object is no platform line.
+        assert!(matches!(
+            parse(r#"{"time":"t","type":"platform.report","record":"r-1"}"#),
+            Line::App(_)
+        ));
+        // An application line may have a member called record.
+        let a = app(r#"{"level":"ERROR","record":{"id":7},"message":"Too many connections"}"#);
+        assert!(a.is_error() && a.signals.has(Signal::TooManyConnections));
     }
 
     #[test]
