@@ -38,11 +38,15 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
 
     /// The value for `key`, inserting `make()` first if absent.
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
-        if !self.map.contains_key(&key) {
+        // One lookup while there is room; only a full map looks twice, to evict first.
+        if self.map.len() >= self.capacity && !self.map.contains_key(&key) {
             self.evict_for_one();
-            self.order.push_back(key.clone());
         }
-        self.map.entry(key).or_insert_with(make)
+        let order = &mut self.order;
+        self.map.entry(key).or_insert_with_key(|key| {
+            order.push_back(key.clone());
+            make()
+        })
     }
 
     /// Sets `key` to `value`.
@@ -81,6 +85,18 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn get_or_insert_with_keeps_the_bound_and_the_existing_value() {
+        let mut m = BoundedMap::new(2);
+        *m.get_or_insert_with("a", || 1) += 10;
+        assert_eq!(*m.get_or_insert_with("a", || 99), 11);
+        m.get_or_insert_with("b", || 2);
+        m.get_or_insert_with("c", || 3);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.get("a"), None);
+        assert_eq!((m.get("b"), m.get("c")), (Some(&2), Some(&3)));
+    }
 
     #[test]
     fn the_oldest_entry_goes_first_when_full() {

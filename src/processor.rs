@@ -779,6 +779,7 @@ impl Processor {
             log_stream: Arc::from(message.log_stream.as_ref()),
             settings,
         };
+        acc.records.reserve(slots.invocations.len());
         for (id, inv) in slots.invocations {
             let id = match id {
                 SlotId::Request(id) => Cow::Borrowed(id),
