@@ -246,12 +246,17 @@ pub struct FunctionSettings {
     pub chunked: bool,
     /// Indexes into [`Config::rules`] of the rules that apply to this function.
     pub rules: Vec<usize>,
-    /// The same rules as bits: bit `i` is rule `i`.
-    pub rule_bits: u64,
     /// The patterns of those rules, for one pass per line.
     pub rule_set: Option<RegexSet>,
     /// Whether every one of those patterns is a plain phrase (then [`Rule::literal`] matches it).
     pub all_literal: bool,
+}
+
+impl FunctionSettings {
+    /// [`FunctionSettings::rules`] as bits: bit `i` is rule `i`.
+    pub fn rule_bits(&self) -> u64 {
+        self.rules.iter().fold(0, |bits, &i| bits | 1 << i)
+    }
 }
 
 /// A checked configuration.
@@ -512,7 +517,6 @@ impl Config {
                 .unwrap_or(self.defaults.short_run_seconds),
             chunked: entry.is_some_and(|e| e.chunked),
             all_literal: rules.iter().all(|&i| self.rules[i].literal.is_some()),
-            rule_bits: rules.iter().fold(0, |bits, &i| bits | 1 << i),
             rules,
             rule_set,
         }

@@ -240,14 +240,10 @@ fn first_line(s: &str) -> &str {
 }
 
 fn first_token(s: &str) -> Option<&str> {
-    let b = s.as_bytes();
-    let start = b.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))?;
-    let len = b[start..]
-        .iter()
-        .position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
-        .unwrap_or(b.len() - start);
-    // The separators are ASCII, so both ends are char boundaries.
-    Some(&s[start..start + len])
+    let s = s.trim_ascii_start();
+    // Separators are ASCII, so the token's end is a char boundary.
+    let token = &s[..token_end(s.as_bytes(), 0)];
+    (!token.is_empty()).then_some(token)
 }
 
 /// The `Key: value` fields of a platform line. Lambda separates them with tabs, which gives a
@@ -270,7 +266,7 @@ impl<'a> Fields<'a> {
                 if let Some(colon) = memchr::memchr(b':', segment.as_bytes())
                     && fields.len < fields.tabbed.len()
                 {
-                    fields.tabbed[fields.len] = (trim_spaces(&segment[..colon]), trim_spaces(&segment[colon + 1..]));
+                    fields.tabbed[fields.len] = (segment[..colon].trim_ascii(), segment[colon + 1..].trim_ascii());
                     fields.len += 1;
                 }
             }
@@ -291,22 +287,12 @@ impl<'a> Fields<'a> {
     }
 
     fn number(&self, key: &str) -> Option<f64> {
-        let v = self.value(key)?;
-        let end = v
-            .bytes()
-            .position(|c| !(c.is_ascii_digit() || c == b'.'))
-            .unwrap_or(v.len());
-        v[..end].parse().ok()
+        number_at(self.value(key)?, Some(0))
     }
 
     fn word(&self, key: &str) -> Option<&'a str> {
         first_token(self.value(key)?)
     }
-}
-
-/// `s` without the spaces around it (the ASCII ones Lambda writes; cheaper than `str::trim`).
-fn trim_spaces(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\r' || c == '\n')
 }
 
 /// Finds `key` as a whole field name (so `Duration:` does not match inside `Billed Duration:`).
@@ -663,59 +649,52 @@ fn bytes_below(x: u64, n: u8) -> u64 {
     x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
 }
 
+/// Flags (in its high bit) each byte of `x` equal to `c`; the lowest flag is exact.
+fn bytes_equal(x: u64, c: u8) -> u64 {
+    bytes_below(x ^ (ONES * u64::from(c)), 1)
+}
+
+/// The first byte at or after `from` that `is_hit`, looked for eight bytes at a time with
+/// `flag_word`, which flags such bytes of a word as [`bytes_below`] does. The members, tokens
+/// and values searched here are short, shorter than it takes a SIMD search to pay for its setup.
+fn first_hit(b: &[u8], from: usize, flag_word: impl Fn(u64) -> u64, is_hit: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut j = from;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let hits = flag_word(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        if hits != 0 {
+            return Some(j + hits.trailing_zeros() as usize / 8);
+        }
+        j += 8;
+    }
+    b.get(j..)?.iter().position(|&c| is_hit(c)).map(|k| j + k)
+}
+
 /// Where the token that starts at `from` ends: at the first space or control byte (a tab, the
-/// end of the line), eight bytes at a time.
+/// end of the line), or at the end of the text.
 fn token_end(b: &[u8], from: usize) -> usize {
-    let mut j = from;
-    while let Some(chunk) = b.get(j..j + 8) {
-        let hits = bytes_below(u64::from_le_bytes(chunk.try_into().expect("eight bytes")), b' ' + 1);
-        if hits != 0 {
-            return j + hits.trailing_zeros() as usize / 8;
-        }
-        j += 8;
-    }
-    j + b[j..].iter().position(|&c| c <= b' ').unwrap_or(b.len() - j)
+    first_hit(b, from, |x| bytes_below(x, b' ' + 1), |c| c <= b' ').unwrap_or(b.len())
 }
 
-/// The first `"` or `\` at or after `from`. JSON members are short, shorter than it takes a SIMD
-/// search to pay for its setup, so this looks at eight bytes at a time in a plain register.
+/// The first `"` or `\` at or after `from`.
 fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
-    let zero_byte = |x: u64| bytes_below(x, 1);
-    let mut j = from;
-    while let Some(chunk) = b.get(j..j + 8) {
-        let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let hits = zero_byte(v ^ (ONES * u64::from(b'"'))) | zero_byte(v ^ (ONES * u64::from(b'\\')));
-        if hits != 0 {
-            return Some(j + hits.trailing_zeros() as usize / 8);
-        }
-        j += 8;
-    }
-    b.get(j..)?
-        .iter()
-        .position(|c| matches!(c, b'"' | b'\\'))
-        .map(|k| j + k)
+    first_hit(
+        b,
+        from,
+        |x| bytes_equal(x, b'"') | bytes_equal(x, b'\\'),
+        |c| matches!(c, b'"' | b'\\'),
+    )
 }
 
-/// The first `"`, `{`, `[`, `}` or `]` at or after `from`, eight bytes at a time. Setting bit 5
-/// folds `[` into `{` and `]` into `}`, and no other byte into either.
+/// The first `"`, `{`, `[`, `}` or `]` at or after `from`. Setting bit 5 folds `[` into `{` and
+/// `]` into `}`, and no other byte into either.
 fn structural(b: &[u8], from: usize) -> Option<usize> {
-    let zero_byte = |x: u64| bytes_below(x, 1);
-    let mut j = from;
-    while let Some(chunk) = b.get(j..j + 8) {
-        let v = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let folded = v | (ONES * 0x20);
-        let hits = zero_byte(v ^ (ONES * u64::from(b'"')))
-            | zero_byte(folded ^ (ONES * u64::from(b'{')))
-            | zero_byte(folded ^ (ONES * u64::from(b'}')));
-        if hits != 0 {
-            return Some(j + hits.trailing_zeros() as usize / 8);
-        }
-        j += 8;
-    }
-    b.get(j..)?
-        .iter()
-        .position(|c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
-        .map(|k| j + k)
+    let folded = |x: u64| x | (ONES * 0x20);
+    first_hit(
+        b,
+        from,
+        |x| bytes_equal(x, b'"') | bytes_equal(folded(x), b'{') | bytes_equal(folded(x), b'}'),
+        |c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'),
+    )
 }
 
 /// A JSON number: whole numbers of up to 15 digits directly (exact), others through `f64`'s

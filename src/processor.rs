@@ -7,7 +7,6 @@
 //! each function's timeout as learned from its own timeouts. All of it is bounded.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -316,27 +315,13 @@ impl<'a> Slots<'a> {
         &mut self.invocations[i].1
     }
 
-    /// [`Slots::get`] for an id of the batch, hashed once whether or not it is new.
+    /// [`Slots::get`] for an id of the batch.
     fn get_id(&mut self, id: &'a str) -> usize {
-        if let Some(last) = self.last
-            && self.invocations[last].0.is(id)
-        {
-            return last;
+        if let Some(i) = self.find(Owner::Id(id)) {
+            return i;
         }
-        let next = self.invocations.len();
-        let i = match self.index.entry(id) {
-            Slot::Occupied(slot) => *slot.get(),
-            Slot::Vacant(slot) => match self.owned.iter().find(|&&i| self.invocations[i].0.is(id)) {
-                Some(&i) => i,
-                None => {
-                    slot.insert(next);
-                    self.invocations.push((SlotId::Request(id), Invocation::default()));
-                    next
-                }
-            },
-        };
-        self.last = Some(i);
-        i
+        self.index.insert(id, self.invocations.len());
+        self.push(SlotId::Request(id))
     }
 
     /// The invocation of an id kept from an earlier batch, made if this batch has not seen it.
@@ -448,13 +433,17 @@ struct Invocation {
     timed_out_after: Option<f64>,
     chunk_size: Option<f64>,
     error_type: Option<String>,
-    /// The rules it matched (bit `i` is rule `i`), and each one's first value.
-    rule_bits: u64,
+    /// The rules it matched, each with its first value.
     rules: SmallVec<[(usize, Option<f64>); 2]>,
     evidence: Vec<usize>,
 }
 
 impl Invocation {
+    /// The rules it matched as bits: bit `i` is rule `i`.
+    fn rule_bits(&self) -> u64 {
+        self.rules.iter().fold(0, |bits, &(r, _)| bits | 1 << r)
+    }
+
     fn mark(&mut self, flags: u16, event_index: usize, timestamp_ms: i64, evidence: bool) {
         self.flags |= flags;
         self.timestamp_ms.get_or_insert(timestamp_ms);
@@ -733,8 +722,8 @@ impl Processor {
                         (None, Some(id)) => slots.find(Owner::Id(id)),
                         (None, None) => slots.find(Owner::Init),
                     };
-                    let seen = existing.map_or(0, |s| slots.invocations[s].1.rule_bits);
-                    let matched = self.matching_rules(&settings, settings.rule_bits & !seen, &event.message);
+                    let seen = existing.map_or(0, |s| slots.invocations[s].1.rule_bits());
+                    let matched = self.matching_rules(&settings, settings.rule_bits() & !seen, &event.message);
                     if flags == 0 && matched == 0 && app.chunk_size.is_none() {
                         continue;
                     }
@@ -757,7 +746,6 @@ impl Processor {
                             .and_then(|locations| self.config.rules[rule].value_with(&event.message, locations));
                         inv.rules.push((rule, value));
                     }
-                    inv.rule_bits |= matched;
                 }
             }
         }
@@ -848,8 +836,9 @@ impl Processor {
             .get_or_insert_with(invocation_key(&batch.log_group, id), CountedBefore::default);
         let new = Counted(counted.0 & !before.counted.0);
         before.counted.0 |= counted.0;
-        let new_rule_bits = inv.rule_bits & !before.rules;
-        before.rules |= inv.rule_bits;
+        let rule_bits = inv.rule_bits();
+        let new_rule_bits = rule_bits & !before.rules;
+        before.rules |= rule_bits;
         if new.is_empty() && new_rule_bits == 0 {
             return;
         }
