@@ -110,6 +110,9 @@ pub enum ProcessorMetric {
     DecodeFailures,
     /// Batches skipped because their log group is excluded or is the processor's own.
     BatchesExcluded,
+    /// Batches skipped because the same batch was processed before (a delivery retried by
+    /// CloudWatch Logs, Kinesis or Lambda).
+    DuplicateBatches,
     /// Log events older than EMF accepts (14 days).
     EventsTooOld,
     /// Log events further in the future than EMF accepts (2 hours).
@@ -122,12 +125,13 @@ pub enum ProcessorMetric {
 
 impl ProcessorMetric {
     /// Every processor metric, in document order.
-    pub const ALL: [ProcessorMetric; 9] = [
+    pub const ALL: [ProcessorMetric; 10] = [
         ProcessorMetric::BatchesProcessed,
         ProcessorMetric::EventsProcessed,
         ProcessorMetric::ControlMessages,
         ProcessorMetric::DecodeFailures,
         ProcessorMetric::BatchesExcluded,
+        ProcessorMetric::DuplicateBatches,
         ProcessorMetric::EventsTooOld,
         ProcessorMetric::EventsTooNew,
         ProcessorMetric::NoticesSent,
@@ -142,6 +146,7 @@ impl ProcessorMetric {
             ProcessorMetric::ControlMessages => "ControlMessages",
             ProcessorMetric::DecodeFailures => "DecodeFailures",
             ProcessorMetric::BatchesExcluded => "BatchesExcluded",
+            ProcessorMetric::DuplicateBatches => "DuplicateBatches",
             ProcessorMetric::EventsTooOld => "EventsTooOld",
             ProcessorMetric::EventsTooNew => "EventsTooNew",
             ProcessorMetric::NoticesSent => "NoticesSent",

@@ -2,9 +2,11 @@
 //! class once per invocation, and aggregates per function and minute of the logs' own time.
 //!
 //! The processor is stateful the way a warm Lambda container is: it remembers which invocation
-//! is running in each log stream (lines without a request id belong to it), which classes it
-//! already counted for each request id (so duplicates and split invocations count once), and
-//! each function's timeout as learned from its own timeouts. All of it is bounded.
+//! is running in each log stream (lines without a request id belong to it), which batches it
+//! has processed (a delivery retried by CloudWatch Logs, Kinesis or Lambda is skipped whole),
+//! which classes it already counted for each invocation that can still go on in a later batch
+//! (so an invocation split across batches counts once), and each function's timeout as learned
+//! from its own timeouts. All of it is bounded.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -24,7 +26,10 @@ use crate::wire::DataMessage;
 use smallvec::SmallVec;
 
 const MAX_STREAMS: usize = 20_000;
-const MAX_COUNTED: usize = 200_000;
+/// Invocations that can go on in a later batch: a few per log stream.
+const MAX_COUNTED: usize = 60_000;
+/// Batches remembered to skip a delivery that comes again.
+const MAX_BATCHES: usize = 100_000;
 const MAX_FUNCTIONS: usize = 10_000;
 const MAX_EVIDENCE_PER_INVOCATION: usize = 3;
 const EVIDENCE_CONTEXT_LINES: usize = 2;
@@ -354,7 +359,7 @@ struct Batch {
 }
 
 /// The key under which an invocation's counted classes are remembered. A 64-bit hash: two
-/// request ids would have to collide among the last 200,000 for a class to be missed.
+/// request ids would have to collide among the 60,000 remembered for a class to be missed.
 fn invocation_key(log_group: &str, request_id: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::quality::FixedState::default().hash_one((log_group, request_id))
@@ -403,7 +408,7 @@ fn set_to(buffer: &mut String, value: &str) {
 }
 
 /// What earlier batches already counted for one invocation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct CountedBefore {
     counted: Counted,
     /// Bit `i` is rule `i` of the config (at most [`crate::config::MAX_RULES`]).
@@ -423,6 +428,8 @@ mod raw {
 
 #[derive(Debug, Default)]
 struct Invocation {
+    /// Its START is in this batch: no earlier batch can have counted anything for it.
+    started: bool,
     flags: u16,
     timestamp_ms: Option<i64>,
     report_ms: Option<i64>,
@@ -477,6 +484,8 @@ pub struct Processor {
     streams: BoundedMap<String, StreamState>,
     /// Keyed by a 64-bit hash of (log group, request id): no string kept per invocation.
     counted: BoundedMap<u64, CountedBefore>,
+    /// Fingerprints of the batches processed ([`batch_fingerprint`]).
+    batches: BoundedMap<u64, ()>,
     learned: BoundedMap<String, f64>,
     settings: BoundedMap<String, Arc<FunctionSettings>>,
     /// Capture slots for each rule's value pattern, reused from line to line.
@@ -513,6 +522,7 @@ impl Processor {
             processor_name: processor_name.into(),
             streams: BoundedMap::new(MAX_STREAMS),
             counted: BoundedMap::new(MAX_COUNTED),
+            batches: BoundedMap::new(MAX_BATCHES),
             learned: BoundedMap::new(MAX_FUNCTIONS),
             settings: BoundedMap::new(MAX_FUNCTIONS),
         }
@@ -645,6 +655,18 @@ impl Processor {
             acc.telemetry.add(ProcessorMetric::BatchesExcluded, 1);
             return;
         }
+        let fingerprint = batch_fingerprint(message);
+        if self.batches.get(&fingerprint).is_some() {
+            debug!(
+                log_group = group,
+                log_stream = message.log_stream.as_ref(),
+                events = message.log_events.len(),
+                "Skipped a batch processed before (a retried delivery)."
+            );
+            acc.telemetry.add(ProcessorMetric::DuplicateBatches, 1);
+            return;
+        }
+        self.batches.insert(fingerprint, ());
         acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
         let function: Arc<str> = Arc::from(function_name(group));
         let settings = self.settings_for(&function);
@@ -670,7 +692,9 @@ impl Processor {
             match parse(&event.message) {
                 Line::Start { request_id } => {
                     stream.start(request_id);
-                    slots.get(Owner::Id(request_id)).timestamp_ms.get_or_insert(ts);
+                    let inv = slots.get(Owner::Id(request_id));
+                    inv.started = true;
+                    inv.timestamp_ms.get_or_insert(ts);
                 }
                 Line::End { .. } | Line::Platform => {}
                 Line::Report(report) => {
@@ -774,7 +798,8 @@ impl Processor {
                 SlotId::Owned(id) => Cow::Owned(id),
                 SlotId::Init => Cow::Owned(format!("init:{}", message.log_stream)),
             };
-            self.finalize(&id, inv, message, &batch, acc);
+            let latest = stream.current == *id;
+            self.finalize(&id, latest, inv, message, &batch, acc);
         }
         self.streams.insert(stream_key, stream);
     }
@@ -791,7 +816,17 @@ impl Processor {
             .fold(0, |found, r| found | 1 << r)
     }
 
-    fn finalize(&mut self, id: &str, inv: Invocation, message: &DataMessage<'_>, batch: &Batch, acc: &mut Accumulator) {
+    /// Counts what `inv` newly showed and files its record. `latest`: it is the last invocation
+    /// that started in its stream, so later lines without an id may still go to it.
+    fn finalize(
+        &mut self,
+        id: &str,
+        latest: bool,
+        inv: Invocation,
+        message: &DataMessage<'_>,
+        batch: &Batch,
+        acc: &mut Accumulator,
+    ) {
         let settings = &*batch.settings;
         let timeout = batch.timeout;
         let f = inv.flags;
@@ -831,14 +866,31 @@ impl Processor {
             );
         }
 
-        let before = self
-            .counted
-            .get_or_insert_with(invocation_key(&batch.log_group, id), CountedBefore::default);
+        // An invocation that started in this batch has nothing counted before (a batch delivered
+        // again is skipped whole), and one that also reported here, with another started after
+        // it, can show up in no later batch: only the others are looked up and remembered, which
+        // keeps the map to a few invocations per stream and its lookups off the common path.
+        // (Lambda's retry of an asynchronous event reuses the request id; each attempt has its
+        // own START and counts as an invocation, as in Lambda's own metrics.)
+        let now = CountedBefore {
+            counted,
+            rules: inv.rule_bits(),
+        };
+        let key = || invocation_key(&batch.log_group, id);
+        let before = if inv.started {
+            if !reported || latest {
+                self.counted.insert(key(), now);
+            }
+            CountedBefore::default()
+        } else {
+            let kept = self.counted.get_or_insert_with(key(), CountedBefore::default);
+            let before = *kept;
+            kept.counted.0 |= now.counted.0;
+            kept.rules |= now.rules;
+            before
+        };
         let new = Counted(counted.0 & !before.counted.0);
-        before.counted.0 |= counted.0;
-        let rule_bits = inv.rule_bits();
-        let new_rule_bits = rule_bits & !before.rules;
-        before.rules |= rule_bits;
+        let new_rule_bits = now.rules & !before.rules;
         if new.is_empty() && new_rule_bits == 0 {
             return;
         }
@@ -1048,6 +1100,21 @@ fn evidence_at(message: &DataMessage<'_>, i: usize) -> Evidence {
             .map(line)
             .collect(),
     }
+}
+
+/// What identifies a batch when it is delivered again: its log group and stream, its number of
+/// events, and its first and last events (CloudWatch Logs' event ids are unique; decoded files
+/// without ids are told apart by their times and lines).
+fn batch_fingerprint(message: &DataMessage<'_>) -> u64 {
+    use std::hash::BuildHasher;
+    let events = &message.log_events;
+    let ends = [events.first(), events.last()].map(|e| e.map(|e| (e.id.as_ref(), e.timestamp, e.message.as_ref())));
+    foldhash::quality::FixedState::default().hash_one((
+        message.log_group.as_ref(),
+        message.log_stream.as_ref(),
+        events.len(),
+        ends,
+    ))
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary, marking the cut with `…`.

@@ -286,6 +286,69 @@ fn a_batch_delivered_twice_is_counted_once() {
     assert_eq!(total(&again, "f", "Errors"), 0.0);
     assert_eq!(total(&again, "f", "Invocations"), 0.0);
     assert_eq!(total(&again, "f", "Duration"), 0.0);
+    assert_eq!(processor_total(&again, "DuplicateBatches"), 1);
+    assert_eq!(processor_total(&again, "BatchesProcessed"), 0);
+    assert!(again.invocations.is_empty());
+}
+
+#[test]
+fn a_timeout_line_in_the_next_batch_makes_the_latest_invocation_a_timeout_once() {
+    let mut p = processor("");
+    let first = p.handle_event(&direct_event(&batch("f", &[start(A), report(A, 3_001.0, "")])));
+    assert_eq!(total(&first, "f", "Invocations"), 1.0);
+    let late = direct_event(&batch(
+        "f",
+        &[format!(
+            "2026-11-29T10:00:04.000Z {A} Task timed out after 3.00 seconds"
+        )],
+    ));
+    let second = p.handle_event(&late);
+    assert_eq!(total(&second, "f", "Timeouts"), 1.0);
+    assert_eq!(total(&second, "f", "Invocations"), 0.0, "its REPORT was counted before");
+    let again = p.handle_event(&late);
+    assert_eq!(total(&again, "f", "Timeouts"), 0.0);
+}
+
+#[test]
+fn invocations_of_one_batch_are_each_counted_once_whatever_the_batches_around_them() {
+    let mut p = processor("");
+    let lines = [
+        start(A),
+        format!("[ERROR]\t2026-11-29T10:00:01.000Z\t{A}\tToo many connections"),
+        report(A, 100.0, ""),
+        start(B),
+        format!("[ERROR]\t2026-11-29T10:00:04.000Z\t{B}\tToo many connections"),
+    ];
+    let first = p.handle_event(&direct_event(&batch("f", &lines)));
+    assert_eq!(total(&first, "f", "TooManyConnections"), 2.0);
+    assert_eq!(total(&first, "f", "Invocations"), 1.0);
+    // B was still running: its next lines count what is new for it, and only that.
+    let second = p.handle_event(&direct_event(&batch(
+        "f",
+        &[
+            format!("[ERROR]\t2026-11-29T10:00:05.000Z\t{B}\tToo many connections"),
+            report(B, 5_000.0, ""),
+        ],
+    )));
+    assert_eq!(total(&second, "f", "TooManyConnections"), 0.0);
+    assert_eq!(total(&second, "f", "Invocations"), 1.0);
+}
+
+#[test]
+fn a_retried_attempt_with_the_same_request_id_counts_as_another_invocation() {
+    let mut p = processor("");
+    let first = p.handle_event(&direct_event(&batch(
+        "f",
+        &[start(A), report(A, 100.0, "Status: error")],
+    )));
+    let retry = p.handle_event(&direct_event(&batch(
+        "f",
+        &[start(A), report(A, 120.0, "Status: error")],
+    )));
+    for outcome in [&first, &retry] {
+        assert_eq!(total(outcome, "f", "Invocations"), 1.0);
+        assert_eq!(total(outcome, "f", "Errors"), 1.0);
+    }
 }
 
 #[test]
