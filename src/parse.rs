@@ -555,9 +555,9 @@ fn json_str(raw: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// Reads the top-level members of a JSON object, or `None` if the line is not one.
-fn top_level(line: &str) -> Option<TopLevel<'_>> {
-    let mut out = TopLevel::default();
+/// Reads the top-level members of a JSON object into `out`, or `None` if the line is not one.
+/// (Filled in place: the struct, with a platform record inside, is too big to move per line.)
+fn top_level<'a>(line: &'a str, out: &mut TopLevel<'a>) -> Option<()> {
     let mut level_seen = false;
     walk_object(line, 0, |key, start, key_start| {
         // A platform record is read where it stands, so its bytes are walked once.
@@ -617,7 +617,7 @@ fn top_level(line: &str) -> Option<TopLevel<'_>> {
         }
         Some(end)
     })?;
-    Some(out)
+    Some(())
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -803,11 +803,13 @@ impl<'a> PlatformRecord<'a> {
 }
 
 fn parse_json(line: &str) -> Option<Line<'_>> {
-    let top = top_level(line)?;
+    let mut top = TopLevel::default();
+    top_level(line, &mut top)?;
     if let Some(kind) = top.kind.and_then(|k| k.strip_prefix("platform.")) {
-        let record = match top.record {
+        let mut absent = PlatformRecord::default();
+        let record = match &mut top.record {
             RecordMember::Object(record) => record,
-            RecordMember::Absent => PlatformRecord::default(),
+            RecordMember::Absent => &mut absent,
             RecordMember::Other => return None,
         };
         let status = record.status.as_deref().map(Status::parse);
@@ -823,17 +825,17 @@ fn parse_json(line: &str) -> Option<Line<'_>> {
                 memory_size_mb: record.metrics.memory_size_mb,
                 max_memory_used_mb: record.metrics.max_memory_used_mb,
                 status,
-                error_type: record.error_type,
+                error_type: record.error_type.take(),
             }),
             "runtimeDone" => Line::RuntimeDone {
                 request_id: record.request_id?,
                 status,
-                error_type: record.error_type,
+                error_type: record.error_type.take(),
             },
             "initReport" | "restoreReport" => Line::PhaseReport {
                 during_invoke: record.phase.as_deref() == Some("invoke"),
                 status,
-                error_type: record.error_type,
+                error_type: record.error_type.take(),
             },
             _ => Line::Platform,
         });
@@ -1278,12 +1280,13 @@ mod tests {
     #[test]
     fn the_json_scanner_reads_only_top_level_members() {
         let line = r#"{ "context": {"level": "debug", "requestId": "x", "list": [1, "}", {"a": "]"}]}, "msg": "say \"level\": \"ERROR\"", "level" : "Error", "n": -1.5e3, "ok": true, "requestId":"aaaaaaaa-0000-4000-8000-000000000001", "chunk_size": 40 }"#;
-        let top = top_level(line).unwrap();
+        let mut top = TopLevel::default();
+        assert_eq!(top_level(line, &mut top), Some(()));
         assert_eq!(top.level, Some(Level::Error));
         assert_eq!(top.request_id, Some("aaaaaaaa-0000-4000-8000-000000000001"));
         assert_eq!(top.chunk_size, Some(40.0));
         for broken in [r#"{"a": "#, r#"{"a" 1}"#, r#"{"a": [1, 2}"#, "{", r#"{"a":1,}"#, "[1]"] {
-            assert_eq!(top_level(broken), None, "{broken}");
+            assert_eq!(top_level(broken, &mut TopLevel::default()), None, "{broken}");
         }
     }
 

@@ -121,10 +121,13 @@ pub struct Evidence {
     /// The line, cut to [`MAX_EVIDENCE_LINE_BYTES`].
     pub line: String,
     /// Up to two lines before it in the same batch.
-    pub before: Vec<String>,
+    pub before: Context,
     /// Up to two lines after it in the same batch.
-    pub after: Vec<String>,
+    pub after: Context,
 }
+
+/// The lines around a line of evidence, kept inline: there are at most two on each side.
+pub type Context = SmallVec<[String; EVIDENCE_CONTEXT_LINES]>;
 
 /// What a batch newly established about one invocation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -442,7 +445,8 @@ struct Invocation {
     error_type: Option<String>,
     /// The rules it matched, each with its first value.
     rules: SmallVec<[(usize, Option<f64>); 2]>,
-    evidence: Vec<usize>,
+    /// The events that are its evidence, by index in the batch.
+    evidence: SmallVec<[usize; MAX_EVIDENCE_PER_INVOCATION]>,
 }
 
 impl Invocation {

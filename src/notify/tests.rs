@@ -222,8 +222,8 @@ fn notice_with(function: &str, line: String) -> Notice {
             .map(|_| Evidence {
                 timestamp_ms: T0,
                 line: line.clone(),
-                before: vec![line.clone()],
-                after: vec![line.clone()],
+                before: [line.clone()].into_iter().collect(),
+                after: [line.clone()].into_iter().collect(),
             })
             .collect(),
     };
