@@ -338,7 +338,10 @@ pub fn is_request_id(token: &str) -> bool {
 fn is_prefix_token(token: &str) -> bool {
     let b = token.as_bytes();
     let opened = b.iter().take_while(|&&c| c == b'[').count();
-    b.get(opened).is_some_and(u8::is_ascii_digit) && !b.iter().any(u8::is_ascii_lowercase) || is_request_id(token)
+    // The lower-case test folds over the whole token, with no branch per byte: a timestamp has
+    // none, and each application line's timestamp comes through here.
+    let lower = || b.iter().fold(false, |lower, c| lower | c.is_ascii_lowercase());
+    b.get(opened).is_some_and(u8::is_ascii_digit) && !lower() || is_request_id(token)
 }
 
 fn level_token(token: &str) -> Option<Level> {

@@ -489,3 +489,19 @@ fn the_log_group_of_an_undecodable_batch_is_named_when_it_can_be_read() {
         assert_eq!(sniff_log_group(bytes), group, "{}", String::from_utf8_lossy(bytes));
     }
 }
+
+#[test]
+fn request_ids_are_equal_only_when_every_byte_is() {
+    let differ_at = |i: usize| {
+        let mut id = A.as_bytes().to_vec();
+        id[i] = if id[i] == b'a' { b'b' } else { b'a' };
+        String::from_utf8(id).unwrap()
+    };
+    assert!(same_id(A, &A.to_string()));
+    for i in 0..A.len() {
+        assert!(!same_id(A, &differ_at(i)), "a difference at byte {i} is seen");
+    }
+    assert!(!same_id(A, &A[..35]));
+    assert!(same_id("init", "init"));
+    assert!(!same_id("init", "inix"));
+}
