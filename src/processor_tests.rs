@@ -498,7 +498,10 @@ fn request_ids_are_equal_only_when_every_byte_is() {
         String::from_utf8(id).unwrap()
     };
     let copy = A.as_bytes().to_vec();
-    assert!(same_id(A, std::str::from_utf8(&copy).unwrap()), "a copy elsewhere in memory is equal");
+    assert!(
+        same_id(A, std::str::from_utf8(&copy).unwrap()),
+        "a copy elsewhere in memory is equal"
+    );
     for i in 0..A.len() {
         assert!(!same_id(A, &differ_at(i)), "a difference at byte {i} is seen");
     }
