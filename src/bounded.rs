@@ -49,6 +49,16 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         })
     }
 
+    /// Inserts `key` with `value` unless it is there already; whether it was absent.
+    pub fn insert_absent(&mut self, key: K, value: V) -> bool {
+        let mut absent = false;
+        self.get_or_insert_with(key, || {
+            absent = true;
+            value
+        });
+        absent
+    }
+
     /// Sets `key` to `value`.
     pub fn insert(&mut self, key: K, value: V) {
         if let Some(slot) = self.map.get_mut(&key) {
@@ -96,6 +106,17 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m.get("a"), None);
         assert_eq!((m.get("b"), m.get("c")), (Some(&2), Some(&3)));
+    }
+
+    #[test]
+    fn insert_absent_says_whether_the_key_was_new_and_keeps_the_first_value() {
+        let mut m = BoundedMap::new(2);
+        assert!(m.insert_absent("a", 1));
+        assert!(!m.insert_absent("a", 2));
+        assert_eq!(m.get("a"), Some(&1));
+        assert!(m.insert_absent("b", 2) && m.insert_absent("c", 3));
+        assert_eq!(m.len(), 2);
+        assert!(m.insert_absent("a", 4), "the oldest key was forgotten to make room");
     }
 
     #[test]

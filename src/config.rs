@@ -263,6 +263,12 @@ fn number_after(phrase: &memchr::memmem::Finder<'_>, line: &str) -> Result<Optio
     Ok(None)
 }
 
+/// A searcher for `pattern` as a plain phrase, if it is one: not empty, and no regex syntax in it.
+fn plain_phrase(pattern: &str) -> Option<memchr::memmem::Finder<'static>> {
+    (!pattern.is_empty() && regex::escape(pattern) == pattern)
+        .then(|| memchr::memmem::Finder::new(pattern.as_bytes()).into_owned())
+}
+
 /// What the processor knows about one function from the config.
 #[derive(Debug, Clone)]
 pub struct FunctionSettings {
@@ -439,13 +445,11 @@ impl Config {
                 .map(|globs| glob_set(&globs, &key("functions")))
                 .transpose()?;
             // A pattern without regex syntax is matched as a plain phrase.
-            let literal = (regex::escape(&r.pattern) == r.pattern)
-                .then(|| memchr::memmem::Finder::new(r.pattern.as_bytes()).into_owned());
+            let literal = plain_phrase(&r.pattern);
             let value_phrase = value
                 .as_ref()
                 .and_then(|v| v.as_str().strip_suffix(r"(\d+)"))
-                .filter(|phrase| !phrase.is_empty() && regex::escape(phrase) == *phrase)
-                .map(|phrase| memchr::memmem::Finder::new(phrase.as_bytes()).into_owned());
+                .and_then(plain_phrase);
             rules.push(Rule {
                 metric: r.metric.into(),
                 pattern,
@@ -735,6 +739,9 @@ mod tests {
         let mut slots = rule.value.as_ref().unwrap().capture_locations();
         assert_eq!(rule.value_with("processed chunk_size=50 items", &mut slots), Some(50.0));
         assert_eq!(rule.value_with("no number here", &mut slots), None);
+        // The first phrase that a digit follows, as the regex finds it.
+        assert_eq!(rule.value_with("chunk_size=chunk_size=0", &mut slots), Some(0.0));
+        assert_eq!(rule.value_with("chunk_size=x, chunk_size=7", &mut slots), Some(7.0));
         assert!(
             rule.value_phrase.is_some(),
             "`PHRASE(\\d+)` is read without the regex engine"

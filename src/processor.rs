@@ -379,8 +379,13 @@ struct Batch {
 /// The key under which an invocation's counted classes are remembered. A 64-bit hash: two
 /// request ids would have to collide among the 60,000 remembered for a class to be missed.
 fn invocation_key(log_group: &str, request_id: &str) -> u64 {
+    stable_hash((log_group, request_id))
+}
+
+/// A 64-bit hash of `value` that is the same in every process, for keys kept in place of text.
+fn stable_hash(value: impl std::hash::Hash) -> u64 {
     use std::hash::BuildHasher;
-    foldhash::quality::FixedState::default().hash_one((log_group, request_id))
+    foldhash::quality::FixedState::default().hash_one(value)
 }
 
 /// Which invocation lines without a request id belong to, per log stream. The ids are kept in
@@ -674,8 +679,7 @@ impl Processor {
             acc.telemetry.add(ProcessorMetric::BatchesExcluded, 1);
             return;
         }
-        let fingerprint = batch_fingerprint(message);
-        if self.batches.get(&fingerprint).is_some() {
+        if !self.batches.insert_absent(batch_fingerprint(message), ()) {
             debug!(
                 log_group = group,
                 log_stream = message.log_stream.as_ref(),
@@ -685,7 +689,6 @@ impl Processor {
             acc.telemetry.add(ProcessorMetric::DuplicateBatches, 1);
             return;
         }
-        self.batches.insert(fingerprint, ());
         acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
         let function: Arc<str> = Arc::from(function_name(group));
         let settings = self.settings_for(&function);
@@ -1125,10 +1128,9 @@ fn evidence_at(message: &DataMessage<'_>, i: usize) -> Evidence {
 /// events, and its first and last events (CloudWatch Logs' event ids are unique; decoded files
 /// without ids are told apart by their times and lines).
 fn batch_fingerprint(message: &DataMessage<'_>) -> u64 {
-    use std::hash::BuildHasher;
     let events = &message.log_events;
     let ends = [events.first(), events.last()].map(|e| e.map(|e| (e.id.as_ref(), e.timestamp, e.message.as_ref())));
-    foldhash::quality::FixedState::default().hash_one((
+    stable_hash((
         message.log_group.as_ref(),
         message.log_stream.as_ref(),
         events.len(),
