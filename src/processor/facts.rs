@@ -68,16 +68,6 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// Whether anything was established beyond the invocation's existence.
-    pub fn is_empty(&self) -> bool {
-        self.flags == 0 && self.chunk_size.is_none() && self.rules.is_empty() && self.first_ms.is_none()
-    }
-
-    /// Whether the facts hold anything that could count or advise.
-    pub fn says_something(&self) -> bool {
-        self.flags != 0 || self.chunk_size.is_some() || !self.rules.is_empty()
-    }
-
     /// The rules matched, as bits: bit `i` is rule `i`.
     pub fn rule_bits(&self) -> u64 {
         self.rules.iter().fold(0, |bits, hit| bits | 1 << hit.rule)

@@ -582,7 +582,12 @@ impl Processor {
         // batches known around it, kept with the stream so that a later batch can correct it.
         let mut touched: Vec<u64> = Vec::new();
         let mut orphan = None;
-        if let Some(head) = slots.take_head().filter(|h| h.facts.says_something()) {
+        // A head that shows only a chunk size is not kept for a later correction: it counts in
+        // no class, and an invocation logs its chunk size again after its START.
+        if let Some(head) = slots
+            .take_head()
+            .filter(|h| h.facts.flags != 0 || !h.facts.rules.is_empty() || running_at_start.is_some())
+        {
             match running_at_start {
                 Some(id) => slots.get(Owner::Id(id)).absorb(head),
                 None => {

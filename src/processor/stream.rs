@@ -28,7 +28,7 @@ use super::facts::Facts;
 use super::record::Evidence;
 
 /// Batches remembered per log stream.
-pub const MAX_SEGMENTS: usize = 4;
+pub const MAX_SEGMENTS: usize = 16;
 
 /// Where an event stands in its log stream: its timestamp, then its event id as a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -127,6 +127,8 @@ pub struct Moved {
 #[derive(Debug, Clone, Default)]
 pub struct StreamState {
     segments: SmallVec<[Segment; 2]>,
+    /// The last START or INIT_START of the batches forgotten to make room.
+    base: Option<(Pos, Boundary)>,
     /// Reported invocations whose outcome is not final, with their REPORT's position.
     pub open: SmallVec<[(u64, Pos); 2]>,
 }
@@ -149,6 +151,7 @@ impl StreamState {
             .rev()
             .filter(|s| s.first < at)
             .find_map(|s| s.last_boundary)
+            .or(self.base.filter(|&(pos, _)| pos < at))
             .map_or(Owner::Unknown, |(_, b)| match b {
                 Boundary::Start(key) => Owner::Invocation(key),
                 Boundary::Init => Owner::Init,
@@ -160,6 +163,10 @@ impl StreamState {
     /// back the head of the batch it forgot to make room, if that head had facts: their owner
     /// is final now.
     pub fn insert(&mut self, marks: BatchMarks, orphan: Option<Orphan>) -> (SmallVec<[Moved; 1]>, Option<Orphan>) {
+        if marks.last_boundary.is_none() && marks.running_at_start.is_none() && orphan.is_none() {
+            // A batch in the middle of an invocation that shows nothing about whose it is.
+            return (SmallVec::new(), None);
+        }
         let at = self.segments.partition_point(|s| s.first < marks.first);
         self.segments.insert(
             at,
@@ -187,7 +194,13 @@ impl StreamState {
             }
         }
         let forgotten = if self.segments.len() > MAX_SEGMENTS {
-            self.segments.remove(0).orphan.map(|o| *o)
+            let oldest = self.segments.remove(0);
+            if let Some(b) = oldest.last_boundary
+                && self.base.is_none_or(|(pos, _)| pos < b.0)
+            {
+                self.base = Some(b);
+            }
+            oldest.orphan.map(|o| *o)
         } else {
             None
         };
@@ -207,7 +220,9 @@ impl StreamState {
     pub fn moved_on_after(&self, at: Pos) -> bool {
         self.segments
             .iter()
-            .any(|s| s.last_boundary.is_some_and(|(pos, _)| pos > at))
+            .filter_map(|s| s.last_boundary)
+            .chain(self.base)
+            .any(|(pos, _)| pos > at)
     }
 }
 
@@ -315,5 +330,17 @@ mod tests {
         }
         assert_eq!(s.segments.len(), MAX_SEGMENTS);
         assert_eq!(s.owner_at(pos(95)), Owner::Invocation(9));
+    }
+
+    #[test]
+    fn a_start_forgotten_to_make_room_still_owns_the_heads_after_it() {
+        // One long invocation cut into many batches, each with a head whose owner is a guess.
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((0, Boundary::Start(1))), None), None);
+        for t in 1..10 {
+            let owner = s.owner_at(pos(t * 10));
+            assert_eq!(owner, Owner::Invocation(1), "batch {t}");
+            s.insert(marks(t * 10, None, None), orphan(owner));
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Builders for subscription payloads, encoded the way CloudWatch Logs encodes them.
 //! Used by the tests, the benchmarks and anyone who wants to craft an event by hand.
 
+pub mod fleet;
+
 use std::io::Write;
 
 use base64::Engine as _;
