@@ -36,6 +36,15 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.map.get(key)
     }
 
+    /// The value for `key`, to change.
+    pub fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.get_mut(key)
+    }
+
     /// The value for `key`, inserting `make()` first if absent.
     pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
         // One lookup while there is room; only a full map looks twice, to evict first.

@@ -13,6 +13,8 @@ use crate::metrics::{Metric, ProcessorMetric, Unit};
 
 /// Default cap on a batch's decoded size (32 MiB).
 pub const DEFAULT_MAX_DECODED_BYTES: usize = 32 << 20;
+/// Default of `hold_seconds`.
+pub const DEFAULT_HOLD_SECONDS: f64 = 60.0;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,7 @@ struct RawConfig {
     #[serde(default)]
     exclude: Vec<String>,
     max_decoded_bytes: Option<usize>,
+    hold_seconds: Option<f64>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -305,6 +308,9 @@ pub struct Config {
     exclude: GlobSet,
     /// Cap on a batch's decoded size, bytes.
     pub max_decoded_bytes: usize,
+    /// How long counts that a later batch could still change are held back, seconds (after an
+    /// invocation that has not reported: beyond its timeout).
+    pub hold_seconds: f64,
     /// The defaults.
     pub defaults: Defaults,
     functions: Vec<FunctionEntry>,
@@ -360,6 +366,14 @@ impl Config {
         let max_decoded_bytes = raw.max_decoded_bytes.unwrap_or(DEFAULT_MAX_DECODED_BYTES);
         if max_decoded_bytes < 1024 {
             return Err(invalid("max_decoded_bytes", "must be at least 1024 bytes"));
+        }
+
+        let hold_seconds = raw.hold_seconds.unwrap_or(DEFAULT_HOLD_SECONDS);
+        if !(0.0..=3600.0).contains(&hold_seconds) {
+            return Err(invalid(
+                "hold_seconds",
+                format!("must be 0 to 3600 seconds, got {hold_seconds}"),
+            ));
         }
 
         let mut defaults = Defaults::default();
@@ -517,6 +531,7 @@ impl Config {
             exclude_patterns: raw.exclude,
             exclude,
             max_decoded_bytes,
+            hold_seconds,
             defaults,
             functions,
             rules,

@@ -32,7 +32,7 @@ pub struct Entry<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryValue<'a> {
     /// One number.
-    Count(u64),
+    Count(i64),
     /// Many values; split over documents 100 at a time.
     Values(&'a [f64]),
 }

@@ -143,7 +143,11 @@ pub enum Line<'a> {
         /// The error type.
         error_type: Option<Cow<'a, str>>,
     },
-    /// Another platform line with nothing to count (INIT_START, XRAY, EXTENSION, …).
+    /// An execution environment starts its init (`INIT_START`, `RESTORE_START`,
+    /// `platform.initStart`, `platform.restoreStart`): lines without a request id after it are
+    /// the init's.
+    InitStart,
+    /// Another platform line with nothing to count (XRAY, EXTENSION, …).
     Platform,
     /// An application line (or an older-style failure line such as `Task timed out`).
     App(AppLine<'a>),
@@ -220,15 +224,10 @@ fn parse_text_platform(line: &str) -> Option<Line<'_>> {
             error_type: f.word("Error Type:").map(Cow::Borrowed),
         });
     }
-    const QUIET: [&str; 7] = [
-        "INIT_START",
-        "RESTORE_START",
-        "XRAY TraceId",
-        "EXTENSION\t",
-        "EXTENSION ",
-        "TELEMETRY",
-        "LOGS\t",
-    ];
+    if first.starts_with("INIT_START") || first.starts_with("RESTORE_START") {
+        return Some(Line::InitStart);
+    }
+    const QUIET: [&str; 5] = ["XRAY TraceId", "EXTENSION\t", "EXTENSION ", "TELEMETRY", "LOGS\t"];
     if QUIET.iter().any(|p| first.starts_with(p)) {
         return Some(Line::Platform);
     }
@@ -840,6 +839,7 @@ fn parse_json(line: &str) -> Option<Line<'_>> {
                 status,
                 error_type: record.error_type.take(),
             },
+            "initStart" | "restoreStart" => Line::InitStart,
             _ => Line::Platform,
         });
     }
@@ -1039,14 +1039,25 @@ mod tests {
     #[test]
     fn quiet_platform_lines_count_nothing() {
         let cases = [
-            "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n",
             "XRAY TraceId: 1-5d83-abc\tSegmentId: 3125\tSampled: true\n",
             "EXTENSION\tName: datadog-agent\tState: Ready\tEvents: [INVOKE,SHUTDOWN]\n",
-            r#"{"time":"t","type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init","runtimeVersion":"nodejs:20"}}"#,
             r#"{"time":"t","type":"platform.logsDropped","record":{"reason":"x","droppedRecords":3}}"#,
         ];
         for line in cases {
             assert_eq!(parse(line), Line::Platform, "{line}");
+        }
+    }
+
+    #[test]
+    fn init_and_restore_starts_open_an_init_phase() {
+        let cases = [
+            "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n",
+            "RESTORE_START Runtime Version: java:21.v20\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:8e1f\n",
+            r#"{"time":"t","type":"platform.initStart","record":{"initializationType":"on-demand","phase":"init","runtimeVersion":"nodejs:20"}}"#,
+            r#"{"time":"t","type":"platform.restoreStart","record":{"runtimeVersion":"java:21"}}"#,
+        ];
+        for line in cases {
+            assert_eq!(parse(line), Line::InitStart, "{line}");
         }
     }
 

@@ -97,6 +97,11 @@ impl Summary {
             for metric in record.counted.metrics() {
                 *f.counts.entry(metric.name()).or_default() += 1;
             }
+            // A correction takes back what an earlier record of the same invocation counted.
+            for metric in record.retracted.metrics() {
+                let n = f.counts.entry(metric.name()).or_default();
+                *n = n.saturating_sub(1);
+            }
             for (rule, _) in &record.rules {
                 *f.rules.entry(rule.to_string()).or_default() += 1;
             }

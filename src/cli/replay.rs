@@ -106,35 +106,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut sns_down = false;
     let mut summary = Summary::default();
     let mut stdout = std::io::stdout().lock();
+    let mut handle = |outcome: &crate::processor::Outcome| -> anyhow::Result<()> {
+        if args.output == Output::Emf {
+            logging::write_documents(&mut stdout, &outcome.documents)?;
+        }
+        summary.add(outcome);
+        let notices = notifier.notices_for(&near_ratio, &outcome.invocations);
+        if let Some(out) = notices_out.as_mut() {
+            for notice in &notices {
+                writeln!(out, "{}", serde_json::to_string(&message_for(notice))?)?;
+            }
+        }
+        summary.notices += notices.len();
+        if let Some(publisher) = &publisher {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let delivery = runtime.block_on(deliver(Some(publisher), &notices, deadline, sns_down));
+            sns_down |= delivery.sns_failed;
+            let mut telemetry = Telemetry::default();
+            telemetry.add(ProcessorMetric::NoticesSent, delivery.sent);
+            telemetry.add(ProcessorMetric::NoticeFailures, delivery.failed);
+            summary.add_telemetry(&telemetry);
+        }
+        Ok(())
+    };
     for file in &files {
         match replay_file(&mut processor, file, args.log_group.as_deref()) {
             Ok(outcomes) => {
                 for outcome in &outcomes {
-                    if args.output == Output::Emf {
-                        logging::write_documents(&mut stdout, &outcome.documents)?;
-                    }
-                    summary.add(outcome);
-                    let notices = notifier.notices_for(processor.config(), &outcome.invocations);
-                    if let Some(out) = notices_out.as_mut() {
-                        for notice in &notices {
-                            writeln!(out, "{}", serde_json::to_string(&message_for(notice))?)?;
-                        }
-                    }
-                    summary.notices += notices.len();
-                    if let Some(publisher) = &publisher {
-                        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-                        let delivery = runtime.block_on(deliver(Some(publisher), &notices, deadline, sns_down));
-                        sns_down |= delivery.sns_failed;
-                        let mut telemetry = Telemetry::default();
-                        telemetry.add(ProcessorMetric::NoticesSent, delivery.sent);
-                        telemetry.add(ProcessorMetric::NoticeFailures, delivery.failed);
-                        summary.add_telemetry(&telemetry);
-                    }
+                    handle(outcome)?;
                 }
             }
             Err(err) => failures.push(err),
         }
     }
+    // The end of the logs: what waited for a later batch is settled as it stands.
+    handle(&processor.flush())?;
     if let Some(mut out) = notices_out {
         out.flush()?;
     }

@@ -207,6 +207,7 @@ fn notice_with(function: &str, line: String) -> Notice {
         request_id: id(1),
         timestamp_ms: T0,
         counted: Counted::default(),
+        retracted: Counted::default(),
         duration_ms: None,
         init_duration_ms: None,
         memory_size_mb: None,

@@ -1,6 +1,8 @@
 //! Builders for subscription payloads, encoded the way CloudWatch Logs encodes them.
 //! Used by the tests, the benchmarks and anyone who wants to craft an event by hand.
 
+pub mod fleet;
+
 use std::io::Write;
 
 use base64::Engine as _;
@@ -23,7 +25,7 @@ pub fn data_message(log_group: &str, log_stream: &str, events: &[(i64, &str)]) -
         .iter()
         .enumerate()
         .map(
-            |(i, (timestamp, message))| json!({"id": format!("{:056}", i), "timestamp": timestamp, "message": message}),
+            |(i, (timestamp, message))| json!({"id": event_id(*timestamp, i), "timestamp": timestamp, "message": message}),
         )
         .collect();
     json!({
@@ -34,6 +36,12 @@ pub fn data_message(log_group: &str, log_stream: &str, events: &[(i64, &str)]) -
         "subscriptionFilters": ["lambda-watchdog"],
         "logEvents": log_events,
     })
+}
+
+/// An event id shaped like CloudWatch Logs' own: 56 digits, the time first, so that ids grow
+/// along a stream as CloudWatch's do.
+pub fn event_id(timestamp_ms: i64, index: usize) -> String {
+    format!("{:013}{:043}", timestamp_ms.clamp(0, 9_999_999_999_999), index)
 }
 
 /// A direct subscription event (`{"awslogs":{"data":…}}`) carrying one decoded message.

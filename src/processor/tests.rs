@@ -20,25 +20,53 @@ fn processor(config: &str) -> Processor {
 }
 
 fn batch(function: &str, lines: &[String]) -> Value {
+    batch_at(function, T0, lines)
+}
+
+/// A batch whose lines are logged a second apart from `first_ms` on.
+fn batch_at(function: &str, first_ms: i64, lines: &[String]) -> Value {
     let events: Vec<(i64, &str)> = lines
         .iter()
         .enumerate()
-        .map(|(i, l)| (T0 + i as i64 * 1000, l.as_str()))
+        .map(|(i, l)| (first_ms + i as i64 * 1000, l.as_str()))
         .collect();
     data_message(&format!("/aws/lambda/{function}"), STREAM, &events)
 }
 
-/// Sums a metric over the documents of one function (counts) or counts its values.
+/// Handles each event, then flushes what is held: everything a user would see in CloudWatch.
+fn run(p: &mut Processor, events: &[Value]) -> Vec<Outcome> {
+    let mut outcomes: Vec<Outcome> = events.iter().map(|e| p.handle_event(e)).collect();
+    outcomes.push(p.flush());
+    outcomes
+}
+
+/// Sums a metric over the documents of one function (counts) or counts its values. The name
+/// must be one the processor publishes (or a rule of `RULES`): a misspelled name is an error,
+/// never 0.
 fn total(outcome: &Outcome, function: &str, metric: &str) -> f64 {
-    outcome
-        .documents
+    sum(std::slice::from_ref(outcome), function, metric)
+}
+
+const RULES: [&str; 2] = ["ApiRateLimitExceeded", "ChunkSize"];
+
+fn sum(outcomes: &[Outcome], function: &str, metric: &str) -> f64 {
+    let known = Metric::COUNTS
         .iter()
+        .chain(&Metric::VALUES)
+        .map(|m| m.name())
+        .chain(RULES)
+        .any(|name| name == metric);
+    assert!(known, "no metric is named {metric}");
+    outcomes
+        .iter()
+        .flat_map(|o| &o.documents)
         .map(|d| serde_json::from_str::<Value>(d).unwrap())
         .filter(|d| d["FunctionName"] == function)
         .map(|d| match &d[metric] {
             Value::Number(n) => n.as_f64().unwrap(),
             Value::Array(values) => values.len() as f64,
-            _ => 0.0,
+            Value::Null if Metric::VALUES.iter().any(|m| m.name() == metric) => 0.0,
+            other => panic!("{metric} is {other} in {d}"),
         })
         .sum()
 }
@@ -49,7 +77,11 @@ fn processor_total(outcome: &Outcome, metric: &str) -> u64 {
         .iter()
         .map(|d| serde_json::from_str::<Value>(d).unwrap())
         .filter(|d| d.get("Processor").is_some())
-        .map(|d| d[metric].as_u64().unwrap())
+        .map(|d| {
+            d[metric]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no processor metric {metric}"))
+        })
         .sum()
 }
 
@@ -182,10 +214,16 @@ fn each_class_is_counted_once_per_invocation() {
             expect: &[("NearTimeout", 1.0)],
         },
         Case {
-            name: "a timeout teaches the timeout that judges the rest of the batch",
+            name: "a timeout teaches the timeout that judges the invocations after it",
+            config: "",
+            lines: vec![start(B), report(B, 30_000.0, "Status: timeout"), start(A), report(A, 25_000.0, "")],
+            expect: &[("NearTimeout", 1.0), ("Timeouts", 1.0)],
+        },
+        Case {
+            name: "an invocation before a function's first timeout is judged against what was known at its time",
             config: "",
             lines: vec![start(A), report(A, 25_000.0, ""), start(B), report(B, 30_000.0, "Status: timeout")],
-            expect: &[("NearTimeout", 1.0), ("Timeouts", 1.0)],
+            expect: &[("NearTimeout", 0.0), ("Timeouts", 1.0)],
         },
         Case {
             name: "short runs count only for chunked workers that succeeded",
@@ -245,12 +283,12 @@ fn each_class_is_counted_once_per_invocation() {
     ];
     for case in cases {
         let mut p = processor(case.config);
-        let outcome = p.handle_event(&direct_event(&batch("f", &case.lines)));
-        for doc in &outcome.documents {
+        let outcomes = run(&mut p, &[direct_event(&batch("f", &case.lines))]);
+        for doc in outcomes.iter().flat_map(|o| &o.documents) {
             emf::check_document(doc).unwrap_or_else(|e| panic!("{}: {e}", case.name));
         }
         for (metric, expected) in case.expect {
-            assert_eq!(total(&outcome, "f", metric), *expected, "{}: {metric}", case.name);
+            assert_eq!(sum(&outcomes, "f", metric), *expected, "{}: {metric}", case.name);
         }
     }
 }
@@ -258,12 +296,13 @@ fn each_class_is_counted_once_per_invocation() {
 #[test]
 fn stream_state_carries_an_invocation_across_batches() {
     let mut p = processor("");
-    p.handle_event(&direct_event(&batch("f", &[start(A)])));
-    let second = p.handle_event(&direct_event(&batch(
+    p.handle_event(&direct_event(&batch_at("f", T0, &[start(A)])));
+    let second = p.handle_event(&direct_event(&batch_at(
         "f",
+        T0 + 5_000,
         &[
             "2026/11/29 10:00:05 ERROR pq: sorry, too many clients already\n".into(),
-            report(A, 100.0, ""),
+            report(A, 6_000.0, "Status: error"),
         ],
     )));
     assert_eq!(total(&second, "f", "TooManyConnections"), 1.0);
@@ -294,10 +333,11 @@ fn a_batch_delivered_twice_is_counted_once() {
 #[test]
 fn a_timeout_line_in_the_next_batch_makes_the_latest_invocation_a_timeout_once() {
     let mut p = processor("");
-    let first = p.handle_event(&direct_event(&batch("f", &[start(A), report(A, 3_001.0, "")])));
+    let first = p.handle_event(&direct_event(&batch_at("f", T0, &[start(A), report(A, 3_001.0, "")])));
     assert_eq!(total(&first, "f", "Invocations"), 1.0);
-    let late = direct_event(&batch(
+    let late = direct_event(&batch_at(
         "f",
+        T0 + 2_000,
         &[format!(
             "2026-11-29T10:00:04.000Z {A} Task timed out after 3.00 seconds"
         )],
@@ -319,43 +359,57 @@ fn invocations_of_one_batch_are_each_counted_once_whatever_the_batches_around_th
         start(B),
         format!("[ERROR]\t2026-11-29T10:00:04.000Z\t{B}\tToo many connections"),
     ];
-    let first = p.handle_event(&direct_event(&batch("f", &lines)));
-    assert_eq!(total(&first, "f", "TooManyConnections"), 2.0);
+    let first = p.handle_event(&direct_event(&batch_at("f", T0, &lines)));
+    assert_eq!(
+        total(&first, "f", "TooManyConnections"),
+        1.0,
+        "A is whole; B has not reported"
+    );
     assert_eq!(total(&first, "f", "Invocations"), 1.0);
     // B was still running: its next lines count what is new for it, and only that.
-    let second = p.handle_event(&direct_event(&batch(
+    let second = p.handle_event(&direct_event(&batch_at(
         "f",
+        T0 + 5_000,
         &[
             format!("[ERROR]\t2026-11-29T10:00:05.000Z\t{B}\tToo many connections"),
-            report(B, 5_000.0, ""),
+            report(B, 5_000.0, "Status: error"),
         ],
     )));
-    assert_eq!(total(&second, "f", "TooManyConnections"), 0.0);
+    assert_eq!(total(&second, "f", "TooManyConnections"), 1.0);
     assert_eq!(total(&second, "f", "Invocations"), 1.0);
+    let rest = p.flush();
+    assert_eq!(total(&rest, "f", "TooManyConnections"), 0.0);
 }
 
 #[test]
 fn a_retried_attempt_with_the_same_request_id_counts_as_another_invocation() {
     let mut p = processor("");
-    let first = p.handle_event(&direct_event(&batch(
-        "f",
-        &[start(A), report(A, 100.0, "Status: error")],
-    )));
-    let retry = p.handle_event(&direct_event(&batch(
-        "f",
-        &[start(A), report(A, 120.0, "Status: error")],
-    )));
-    for outcome in [&first, &retry] {
-        assert_eq!(total(outcome, "f", "Invocations"), 1.0);
-        assert_eq!(total(outcome, "f", "Errors"), 1.0);
-    }
+    let outcomes = run(
+        &mut p,
+        &[
+            direct_event(&batch_at("f", T0, &[start(A), report(A, 100.0, "Status: error")])),
+            direct_event(&batch_at(
+                "f",
+                T0 + 60_000,
+                &[start(A), report(A, 120.0, "Status: error")],
+            )),
+        ],
+    );
+    assert_eq!(sum(&outcomes, "f", "Invocations"), 2.0);
+    assert_eq!(sum(&outcomes, "f", "Errors"), 2.0);
+    assert_eq!(
+        sum(&outcomes[..1], "f", "Invocations"),
+        1.0,
+        "the first attempt is counted at once"
+    );
 }
 
 #[test]
 fn a_learned_timeout_is_remembered_for_later_batches() {
     let mut p = processor("");
-    p.handle_event(&direct_event(&batch(
+    p.handle_event(&direct_event(&batch_at(
         "f",
+        T0,
         &[
             start(A),
             format!("t {A} Task timed out after 30.00 seconds"),
@@ -369,8 +423,15 @@ fn a_learned_timeout_is_remembered_for_later_batches() {
             source: TimeoutSource::Learned
         }
     );
-    let later = p.handle_event(&direct_event(&batch("f", &[start(B), report(B, 25_000.0, "")])));
-    assert_eq!(total(&later, "f", "NearTimeout"), 1.0);
+    let later = run(
+        &mut p,
+        &[direct_event(&batch_at(
+            "f",
+            T0 + 60_000,
+            &[start(B), report(B, 25_000.0, "")],
+        ))],
+    );
+    assert_eq!(sum(&later, "f", "NearTimeout"), 1.0);
     assert_eq!(p.timeout_for("g").source, TimeoutSource::Default);
 }
 
@@ -508,4 +569,263 @@ fn request_ids_are_equal_only_when_every_byte_is() {
     assert!(!same_id(A, &A[..35]));
     assert!(same_id("init", "init"));
     assert!(!same_id("init", "inix"));
+}
+
+// The cases of the arrival-invariance issue: one warm processor, batches in the order given.
+
+const C: &str = "cccccccc-0000-4000-8000-000000000003";
+
+fn timeout_line(id: &str, seconds: f64) -> String {
+    format!("2026-11-29T10:05:00.000Z {id} Task timed out after {seconds:.2} seconds\n")
+}
+
+fn error_line(id: &str) -> String {
+    format!("[ERROR]\t2026-11-29T10:00:01.000Z\t{id}\tfailed to fetch page 7\n")
+}
+
+fn end(id: &str) -> String {
+    format!("END RequestId: {id}\n")
+}
+
+/// The per-metric sums of `batches` delivered in this order, then flushed.
+fn sums_of(config: &str, batches: &[Value], metrics: &[&str]) -> Vec<f64> {
+    let mut p = processor(config);
+    let events: Vec<Value> = batches.iter().map(direct_event).collect();
+    let outcomes = run(&mut p, &events);
+    metrics.iter().map(|m| sum(&outcomes, "f", m)).collect()
+}
+
+#[test]
+fn a_timeout_line_after_a_near_timeout_report_makes_a_timeout_only() {
+    let config = "[[function]]\nmatch = \"f\"\ntimeout_seconds = 300";
+    let batches = [
+        batch_at("f", T0, &[start(A), end(A), report(A, 290_000.0, "")]),
+        batch_at("f", T0 + 3_000, &[timeout_line(A, 300.0)]),
+    ];
+    assert_eq!(
+        sums_of(config, &batches, &["Timeouts", "NearTimeout", "Invocations"]),
+        [1.0, 0.0, 1.0]
+    );
+}
+
+#[test]
+fn an_error_then_a_short_report_in_the_next_batch_is_an_error_not_a_short_run() {
+    let config = "[[function]]\nmatch = \"f\"\nchunked = true";
+    let batches = [
+        batch_at("f", T0, &[start(A), error_line(A)]),
+        batch_at("f", T0 + 14_000, &[end(A), report(A, 14_000.0, "")]),
+    ];
+    assert_eq!(
+        sums_of(config, &batches, &["Errors", "ShortRuns", "Invocations"]),
+        [1.0, 0.0, 1.0]
+    );
+}
+
+#[test]
+fn a_timeout_line_before_a_report_without_status_in_the_next_batch_is_a_timeout_only() {
+    let batches = [
+        batch_at("f", T0, &[start(A), timeout_line(A, 3.0)]),
+        batch_at("f", T0 + 3_000, &[report(A, 3_004.0, "")]),
+    ];
+    assert_eq!(
+        sums_of("", &batches, &["Timeouts", "NearTimeout", "Invocations"]),
+        [1.0, 0.0, 1.0]
+    );
+}
+
+#[test]
+fn an_error_line_then_a_timeout_report_is_a_timeout_only() {
+    let batches = [
+        batch_at("f", T0, &[start(A), error_line(A)]),
+        batch_at("f", T0 + 3_000, &[report(A, 3_000.0, "Status: timeout")]),
+    ];
+    assert_eq!(sums_of("", &batches, &["Timeouts", "Errors"]), [1.0, 0.0]);
+}
+
+#[test]
+fn the_second_batch_of_an_invocation_delivered_first_counts_each_class_once() {
+    let oom_report = format!(
+        "REPORT RequestId: {A}\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory\n"
+    );
+    let cases = [
+        (
+            [
+                batch_at("f", T0, &[start(A), timeout_line(A, 3.0)]),
+                batch_at("f", T0 + 3_000, &[report(A, 3_000.0, "Status: timeout"), start(B)]),
+            ],
+            vec![("Timeouts", 1.0), ("Invocations", 1.0)],
+        ),
+        (
+            [
+                batch_at("f", T0, &[start(A), "fatal error: runtime: out of memory\n".into()]),
+                batch_at("f", T0 + 3_000, &[oom_report, start(B)]),
+            ],
+            vec![("Errors", 1.0), ("OutOfMemory", 1.0), ("Invocations", 1.0)],
+        ),
+    ];
+    for (batches, expect) in cases {
+        let metrics: Vec<&str> = expect.iter().map(|(m, _)| *m).collect();
+        let want: Vec<f64> = expect.iter().map(|(_, n)| *n).collect();
+        let in_order = sums_of("", &batches, &metrics);
+        let reversed = sums_of("", &[batches[1].clone(), batches[0].clone()], &metrics);
+        assert_eq!(in_order, want, "in order");
+        assert_eq!(reversed, want, "second batch first");
+    }
+}
+
+#[test]
+fn lines_without_a_request_id_go_to_their_own_invocation_when_batches_arrive_1_3_2() {
+    let refused = "2026/11/29 10:00:05 ERROR dial tcp 10.0.4.9:5432: connect: connection refused\n";
+    let too_many = "2026/11/29 10:00:09 ERROR pq: sorry, too many clients already\n";
+    // The third batch holds only a line of C without its id: where it belongs shows only
+    // from the batch before it.
+    let batches = [
+        batch_at("f", T0, &[start(A), report(A, 500.0, ""), start(B)]),
+        batch_at("f", T0 + 10_000, &[refused.into(), report(B, 2_000.0, ""), start(C)]),
+        batch_at("f", T0 + 20_000, &[too_many.into()]),
+        batch_at("f", T0 + 30_000, &[report(C, 12_000.0, "")]),
+    ];
+    for order in permutations(4) {
+        let mut p = processor("");
+        let events: Vec<Value> = order.iter().map(|&i| direct_event(&batches[i])).collect();
+        let outcomes = run(&mut p, &events);
+        let net = |id: &str, metric: Metric| -> i64 {
+            outcomes
+                .iter()
+                .flat_map(|o| &o.invocations)
+                .filter(|r| r.request_id == id)
+                .map(|r| i64::from(r.counted.has(metric)) - i64::from(r.retracted.has(metric)))
+                .sum()
+        };
+        assert_eq!(net(B, Metric::ConnectionErrors), 1, "{order:?}: B's refused connection");
+        assert_eq!(net(B, Metric::TooManyConnections), 0, "{order:?}");
+        assert_eq!(net(C, Metric::TooManyConnections), 1, "{order:?}: C's connection cap");
+        assert_eq!(net(A, Metric::ConnectionErrors), 0, "{order:?}");
+        assert_eq!(sum(&outcomes, "f", "ConnectionErrors"), 2.0, "{order:?}");
+        assert_eq!(sum(&outcomes, "f", "Invocations"), 3.0, "{order:?}");
+        assert_eq!(sum(&outcomes, "f", "TooManyConnections"), 1.0, "{order:?}");
+    }
+}
+
+/// Every order of `0..n`.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut all = Vec::new();
+    for rest in permutations(n - 1) {
+        for at in 0..=rest.len() {
+            let mut order = rest.clone();
+            order.insert(at, n - 1);
+            all.push(order);
+        }
+    }
+    all
+}
+
+#[test]
+fn an_error_line_before_the_first_start_is_an_init_failure_not_an_invocation_error() {
+    let batches = [batch_at(
+        "f",
+        T0,
+        &[
+            "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n".into(),
+            "[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'requests'\n".into(),
+            "INIT_REPORT Init Duration: 250.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError\n".into(),
+            start(A),
+            report(A, 100.0, ""),
+            start(B),
+        ],
+    )];
+    assert_eq!(
+        sums_of("", &batches, &["Errors", "InitFailures", "Invocations"]),
+        [0.0, 1.0, 1.0]
+    );
+}
+
+#[test]
+fn an_error_line_of_an_init_that_succeeds_counts_nowhere_but_stays_evidence() {
+    let mut p = processor("");
+    let outcomes = run(
+        &mut p,
+        &[direct_event(&batch_at(
+            "f",
+            T0,
+            &[
+                "INIT_START Runtime Version: nodejs:20.v30\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:1a2b\n".into(),
+                "2026-11-29T10:00:00.100Z\tundefined\tERROR\tcould not warm the cache\n".into(),
+                start(A),
+                report(A, 100.0, ""),
+                start(B),
+            ],
+        ))],
+    );
+    assert_eq!(sum(&outcomes, "f", "Errors"), 0.0);
+    assert_eq!(sum(&outcomes, "f", "InitFailures"), 0.0);
+}
+
+#[test]
+fn a_function_whose_every_invocation_reruns_a_failing_import_counts_one_error_per_invocation() {
+    let import_error = "[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'requests'\n";
+    let mut lines: Vec<String> = vec![
+        "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n"
+            .into(),
+        import_error.into(),
+        "INIT_REPORT Init Duration: 250.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError\n"
+            .into(),
+    ];
+    for id in [A, B, C] {
+        lines.push(start(id));
+        lines.push(import_error.into());
+        lines.push(end(id));
+        lines.push(report(id, 2.0, "Status: error\tError Type: Runtime.ImportModuleError"));
+    }
+    assert_eq!(
+        sums_of(
+            "",
+            &[batch_at("f", T0, &lines)],
+            &["Errors", "Invocations", "InitFailures"]
+        ),
+        [3.0, 3.0, 1.0]
+    );
+}
+
+#[test]
+fn held_counts_go_out_once_their_time_has_passed() {
+    let config =
+        Config::from_toml_str("hold_seconds = 30\n[[function]]\nmatch = \"f\"\ntimeout_seconds = 300").unwrap();
+    let mut p = Processor::new(config, Clock::FollowLogs, None, "lambda-watchdog");
+    let first = p.handle_event(&direct_event(&batch_at("f", T0, &[start(A), report(A, 290_000.0, "")])));
+    assert_eq!(
+        total(&first, "f", "Invocations"),
+        1.0,
+        "what no later line can take back goes out at once"
+    );
+    assert_eq!(
+        total(&first, "f", "NearTimeout"),
+        0.0,
+        "a later Task timed out line could take it back"
+    );
+    assert_eq!(p.held(), 1);
+    // Another function's batch a minute later: the near-timeout is due and goes out with it.
+    let later = p.handle_event(&direct_event(&batch_at("g", T0 + 60_000, &[start(B)])));
+    assert_eq!(total(&later, "f", "NearTimeout"), 1.0);
+    // A timeout line that still comes corrects it at the same minute.
+    let late = p.handle_event(&direct_event(&batch_at("f", T0 + 61_000, &[timeout_line(A, 300.0)])));
+    assert_eq!(total(&late, "f", "NearTimeout"), -1.0);
+    assert_eq!(total(&late, "f", "Timeouts"), 1.0);
+    let record = late.invocations.iter().find(|r| r.request_id == A).unwrap();
+    assert!(record.retracted.has(Metric::NearTimeout) && record.counted.has(Metric::Timeouts));
+}
+
+#[test]
+fn an_invocation_that_never_reports_is_counted_at_its_first_line_once_past_its_timeout() {
+    let config = Config::from_toml_str("hold_seconds = 10\n[[function]]\nmatch = \"f\"\ntimeout_seconds = 60").unwrap();
+    let mut p = Processor::new(config, Clock::FollowLogs, None, "lambda-watchdog");
+    let first = p.handle_event(&direct_event(&batch_at("f", T0, &[start(A), error_line(A)])));
+    assert_eq!(total(&first, "f", "Errors"), 0.0, "it may still report");
+    let later = p.handle_event(&direct_event(&batch_at("g", T0 + 75_000, &[start(B)])));
+    assert_eq!(total(&later, "f", "Errors"), 1.0);
+    let doc: Value = serde_json::from_str(&later.documents[0]).unwrap();
+    assert_eq!(doc["_aws"]["Timestamp"], T0, "filed at its first line's minute");
 }

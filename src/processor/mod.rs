@@ -1,0 +1,1172 @@
+//! Stages 3 and 4: ties every line to its invocation, merges what each invocation's lines
+//! establish across batches, classifies it, counts each class once per invocation at the
+//! minute of its logs, and aggregates per function and minute.
+//!
+//! - [`slots`]: one batch's invocations;
+//! - [`stream`]: which invocation a line without a request id belongs to, whatever order a
+//!   stream's batches arrive in;
+//! - [`facts`]: what an invocation's lines establish, merged the same way in any order;
+//! - [`classify`]: what counts as what, one pure function;
+//! - this module: the warm container's memory, and when a count is settled.
+//!
+//! # When a count is settled
+//!
+//! An invocation whose START, REPORT and the next START of its stream are all in one batch is
+//! counted at once: no other batch can hold a line of it. Any other invocation is remembered
+//! (its facts, and what was counted for it), and each batch that brings more of it counts only
+//! what changed:
+//!
+//! - before its REPORT, nothing is counted (the minute its classes are filed under is the
+//!   REPORT's), unless it has not reported `hold_seconds` after its timeout could have ended it:
+//!   then it is counted at its first line's minute, and moved to its REPORT's minute should the
+//!   REPORT still come (a correction at each minute);
+//! - once reported, every class is counted except the three that a later `Task timed out` line
+//!   can take back (Errors, NearTimeout, ShortRuns): those wait until the outcome is final (the
+//!   report names its status, the invocation timed out, its stream shows a later START), or
+//!   `hold_seconds` have passed, after which a later fact that takes one back is a correction
+//!   (−1 at the same minute).
+//!
+//! So within one warm processor, every per-function, per-minute sum equals the sum over the
+//! whole streams delivered at once, however the batches were cut, ordered or repeated, as long
+//! as what is remembered has not been forgotten: [`MAX_TRACKED`] invocations, [`MAX_STREAMS`]
+//! streams (each with its last [`stream::MAX_SEGMENTS`] batches), [`MAX_BATCHES`] batch
+//! fingerprints. Held counts go out with the first event handled after their time
+//! ([`Processor::settle_due`]); [`Processor::flush`] settles all of them (the end of a replay).
+//! A container that Lambda reaps takes its held counts with it.
+
+mod classify;
+mod facts;
+mod record;
+mod slots;
+mod stream;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
+
+use serde_json::Value;
+use smallvec::SmallVec;
+use tracing::{debug, warn};
+
+use crate::bounded::BoundedMap;
+use crate::config::{Config, FunctionSettings};
+use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_message};
+use crate::emf::{self, Entry, EntryValue, Target};
+use crate::metrics::{Metric, ProcessorMetric, Unit};
+use crate::parse::{Line, Status, parse};
+use crate::wire::DataMessage;
+
+pub use classify::{HELD_BACK, classify, is_final};
+pub use facts::{Facts, RuleHit, flag};
+pub use record::{
+    Context, Counted, Evidence, InvocationRecord, MAX_EVIDENCE_LINE_BYTES, Outcome, Shape, Telemetry, Timeout,
+    TimeoutSource, truncate,
+};
+
+use record::EVIDENCE_CONTEXT_LINES;
+use slots::{MAX_EVIDENCE_PER_INVOCATION, Owner, Slots, same_id};
+use stream::{BatchMarks, Boundary, Orphan, Pos, StreamState};
+
+/// Log streams remembered.
+pub const MAX_STREAMS: usize = 20_000;
+/// Invocations remembered: those that can go on in a later batch, a few per log stream.
+pub const MAX_TRACKED: usize = 60_000;
+/// Batches remembered to skip a delivery that comes again.
+pub const MAX_BATCHES: usize = 100_000;
+const MAX_FUNCTIONS: usize = 10_000;
+/// Learned timeouts remembered per function.
+const MAX_LEARNED: usize = 8;
+
+/// Where "now" comes from when checking that timestamps are within EMF's window and when held
+/// counts are due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock (in Lambda).
+    Wall,
+    /// A fixed instant, epoch ms (tests).
+    Fixed(i64),
+    /// As if each batch were processed live, just after its newest event (replays of old logs).
+    FollowLogs,
+}
+
+impl Clock {
+    fn now_ms(self, newest_event_ms: Option<i64>) -> i64 {
+        match self {
+            Clock::Fixed(ms) => ms,
+            Clock::FollowLogs => newest_event_ms.unwrap_or_else(wall_ms),
+            Clock::Wall => wall_ms(),
+        }
+    }
+}
+
+/// The wall clock, epoch milliseconds.
+pub fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The start of the minute `ms` falls in.
+fn minute_of(ms: i64) -> i64 {
+    ms - ms.rem_euclid(60_000)
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    counts: [i64; Metric::COUNTS.len()],
+    values: [Vec<f64>; Metric::VALUES.len()],
+    rule_counts: BTreeMap<usize, i64>,
+    rule_values: BTreeMap<usize, Vec<f64>>,
+    applicable_rules: Vec<usize>,
+}
+
+#[derive(Default)]
+struct Accumulator {
+    buckets: BTreeMap<(Arc<str>, i64), Bucket>,
+    records: Vec<InvocationRecord>,
+    telemetry: Telemetry,
+    newest_ms: Option<i64>,
+}
+
+impl Accumulator {
+    fn bucket(&mut self, function: &Arc<str>, minute: i64, settings: &FunctionSettings) -> &mut Bucket {
+        self.buckets
+            .entry((Arc::clone(function), minute))
+            .or_insert_with(|| Bucket {
+                applicable_rules: settings.rules.clone(),
+                ..Bucket::default()
+            })
+    }
+}
+
+/// The names a record carries.
+#[derive(Debug, Clone)]
+struct Names {
+    function: Arc<str>,
+    log_group: Arc<str>,
+    log_stream: Arc<str>,
+}
+
+/// What was counted for a remembered invocation.
+#[derive(Debug, Clone, Copy, Default)]
+struct Emitted {
+    minute: Option<i64>,
+    counted: Counted,
+    /// Bit `i` is rule `i` of the config.
+    rules: u64,
+}
+
+/// A remembered invocation: one that can go on in a later batch.
+#[derive(Debug)]
+struct Tracked {
+    request_id: String,
+    names: Names,
+    stream_key: u64,
+    /// What its own lines established (heads whose owner is a guess are kept by the stream).
+    own: Facts,
+    /// Evidence not sent yet.
+    evidence: Vec<Evidence>,
+    emitted: Emitted,
+    start: Option<Pos>,
+    report: Option<Pos>,
+    /// Its stream showed a later START: no line without a request id after it is its own.
+    moved_on: bool,
+    /// Held past its time: settled as it stands.
+    expired: bool,
+    /// When held counts are due, if any are held.
+    due: Option<i64>,
+}
+
+impl Tracked {
+    fn new(request_id: &str, names: &Names, stream_key: u64) -> Tracked {
+        Tracked {
+            request_id: request_id.to_string(),
+            names: names.clone(),
+            stream_key,
+            own: Facts::default(),
+            evidence: Vec::new(),
+            emitted: Emitted::default(),
+            start: None,
+            report: None,
+            moved_on: false,
+            expired: false,
+            due: None,
+        }
+    }
+}
+
+/// The engine: feed it events, get EMF documents and per-invocation records back.
+pub struct Processor {
+    config: Config,
+    clock: Clock,
+    own_log_group: Option<String>,
+    processor_name: String,
+    streams: BoundedMap<u64, StreamState>,
+    /// Keyed by a 64-bit hash of (log group, log stream, request id).
+    tracked: BoundedMap<u64, Tracked>,
+    /// Fingerprints of the batches processed ([`batch_fingerprint`]).
+    batches: BoundedMap<u64, ()>,
+    /// Per function, the timeouts learned from its own timeouts, by the time they happened.
+    learned: BoundedMap<String, SmallVec<[(i64, f64); 2]>>,
+    settings: BoundedMap<String, Arc<FunctionSettings>>,
+    /// Held invocations by when they are due (entries whose due time changed are skipped).
+    due: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Capture slots for each rule's value pattern, reused from line to line.
+    rule_locations: Vec<Option<regex::CaptureLocations>>,
+}
+
+/// The function a log group belongs to: `/aws/lambda/NAME` gives NAME, others the last part.
+pub fn function_name(log_group: &str) -> &str {
+    let name = match log_group.strip_prefix("/aws/lambda/") {
+        Some(name) => name,
+        None => log_group.rsplit('/').next().unwrap_or(log_group),
+    };
+    if name.is_empty() {
+        if log_group.is_empty() { "unknown" } else { log_group }
+    } else {
+        name
+    }
+}
+
+/// A 64-bit hash of `value` that is the same in every process, for keys kept in place of text.
+fn stable_hash(value: impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::default().hash_one(value)
+}
+
+/// The key an invocation is remembered under. A 64-bit hash: two invocations would have to
+/// collide among the [`MAX_TRACKED`] remembered for one to be mistaken for the other.
+fn invocation_key(log_group: &str, log_stream: &str, request_id: &str) -> u64 {
+    stable_hash((log_group, log_stream, request_id))
+}
+
+impl Processor {
+    /// A processor with this config and clock. `own_log_group` is never processed (in Lambda,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME`); `processor_name` is the `Processor` dimension's value.
+    pub fn new(config: Config, clock: Clock, own_log_group: Option<String>, processor_name: impl Into<String>) -> Self {
+        let rule_locations = config
+            .rules
+            .iter()
+            .map(|r| r.value.as_ref().map(regex::Regex::capture_locations))
+            .collect();
+        Processor {
+            rule_locations,
+            config,
+            clock,
+            own_log_group: own_log_group.filter(|g| !g.is_empty()),
+            processor_name: processor_name.into(),
+            streams: BoundedMap::new(MAX_STREAMS),
+            tracked: BoundedMap::new(MAX_TRACKED),
+            batches: BoundedMap::new(MAX_BATCHES),
+            learned: BoundedMap::new(MAX_FUNCTIONS),
+            settings: BoundedMap::new(MAX_FUNCTIONS),
+            due: BinaryHeap::new(),
+        }
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The timeout the processor would judge an invocation of `function` reported now against.
+    pub fn timeout_for(&mut self, function: &str) -> Timeout {
+        let settings = self.settings_for(function);
+        timeout_at(&self.config, &self.learned, function, &settings, i64::MAX)
+    }
+
+    fn settings_for(&mut self, function: &str) -> Arc<FunctionSettings> {
+        let config = &self.config;
+        self.settings
+            .get_or_insert_with(function.to_string(), || Arc::new(config.settings_for(function)))
+            .clone()
+    }
+
+    fn hold_ms(&self) -> i64 {
+        (self.config.hold_seconds * 1000.0) as i64
+    }
+
+    /// Processes one Lambda event of any accepted shape. Never fails: bad input is counted,
+    /// logged and skipped. Counts held earlier whose time has come go out with it.
+    pub fn handle_event(&mut self, event: &Value) -> Outcome {
+        let mut acc = Accumulator::default();
+        let shape = match Envelope::detect(event) {
+            Envelope::Direct(data) => {
+                self.process_encoded(data, None, &mut acc);
+                Shape::Direct
+            }
+            Envelope::Kinesis(items) => {
+                for item in items {
+                    match item.data {
+                        Ok(data) => self.process_encoded(data, item.sequence_number, &mut acc),
+                        Err(err) => self.decode_failed(&err, None, item.sequence_number, &mut acc),
+                    }
+                }
+                Shape::Kinesis
+            }
+            Envelope::Decoded(value) => {
+                match DataMessage::deserialize_from(value) {
+                    Ok(message) => self.process_message(&message, &mut acc),
+                    Err(err) => self.decode_failed(&DecodeError::Json(err), None, None, &mut acc),
+                }
+                Shape::Decoded
+            }
+            Envelope::Unknown(what) => {
+                warn!(
+                    shape = what,
+                    "Skipped an event that is not a CloudWatch Logs subscription delivery."
+                );
+                acc.telemetry.add(ProcessorMetric::DecodeFailures, 1);
+                Shape::Unknown
+            }
+        };
+        let now = self.clock.now_ms(acc.newest_ms);
+        self.settle_due(now, &mut acc);
+        self.finish(shape, acc)
+    }
+
+    /// Processes one decoded subscription message (as the CLI reads `.log` files).
+    pub fn handle_message(&mut self, message: &DataMessage<'_>) -> Outcome {
+        let mut acc = Accumulator::default();
+        self.process_message(message, &mut acc);
+        let now = self.clock.now_ms(acc.newest_ms);
+        self.settle_due(now, &mut acc);
+        self.finish(Shape::Decoded, acc)
+    }
+
+    /// Settles every held count now, as if its time had come: the end of a replay, or a
+    /// container about to go away.
+    pub fn flush(&mut self) -> Outcome {
+        let mut acc = Accumulator::default();
+        self.settle_due(i64::MAX, &mut acc);
+        self.finish(Shape::Flush, acc)
+    }
+
+    /// How many invocations have counts held back.
+    pub fn held(&self) -> usize {
+        self.due.len()
+    }
+
+    fn process_encoded(&mut self, data: &str, sequence_number: Option<&str>, acc: &mut Accumulator) {
+        // At each step that fails, the log group is looked for in what there is, so the log names
+        // the sender even when it skipped a step of the encoding.
+        let compressed = match decode_base64(data) {
+            Ok(bytes) => bytes,
+            Err(err) => return self.decode_failed(&err, sniff_log_group(data.as_bytes()), sequence_number, acc),
+        };
+        let bytes = match gunzip_capped(&compressed, self.config.max_decoded_bytes) {
+            Ok(bytes) => bytes,
+            Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), sequence_number, acc),
+        };
+        match parse_message(&bytes) {
+            Ok(message) => self.process_message(&message, acc),
+            Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), sequence_number, acc),
+        }
+    }
+
+    fn decode_failed(
+        &self,
+        err: &DecodeError,
+        log_group: Option<&str>,
+        sequence_number: Option<&str>,
+        acc: &mut Accumulator,
+    ) {
+        warn!(
+            log_group = log_group.unwrap_or("unknown"),
+            kinesis_sequence_number = sequence_number,
+            kind = err.kind(),
+            error = %err,
+            "Skipped a batch that could not be decoded."
+        );
+        acc.telemetry.add(ProcessorMetric::DecodeFailures, 1);
+    }
+
+    fn process_message(&mut self, message: &DataMessage<'_>, acc: &mut Accumulator) {
+        if message.is_control() {
+            debug!("Skipped a CloudWatch Logs control message.");
+            acc.telemetry.add(ProcessorMetric::ControlMessages, 1);
+            return;
+        }
+        let group = message.log_group.as_ref();
+        if self.own_log_group.as_deref() == Some(group) || self.config.is_excluded(group) {
+            debug!(log_group = group, "Skipped a batch from an excluded log group.");
+            acc.telemetry.add(ProcessorMetric::BatchesExcluded, 1);
+            return;
+        }
+        let fingerprint = batch_fingerprint(message);
+        if self.batches.get(&fingerprint).is_some() {
+            debug!(
+                log_group = group,
+                log_stream = message.log_stream.as_ref(),
+                events = message.log_events.len(),
+                "Skipped a batch processed before (a retried delivery)."
+            );
+            acc.telemetry.add(ProcessorMetric::DuplicateBatches, 1);
+            return;
+        }
+        acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
+        let names = Names {
+            function: Arc::from(function_name(group)),
+            log_group: Arc::from(group),
+            log_stream: Arc::from(message.log_stream.as_ref()),
+        };
+        let settings = self.settings_for(&names.function);
+        let newest = message.log_events.iter().map(|e| e.timestamp).max();
+        let now = self.clock.now_ms(newest);
+        acc.newest_ms = acc.newest_ms.max(newest);
+        let events = &message.log_events;
+
+        let mut slots = Slots::for_events(events.len());
+        // Whose lines without a request id are, as the batch goes: its head's, then those of
+        // the last START or INIT_START.
+        let mut current = Owner::Head;
+        let mut current_reported = false;
+        let mut first_event: Option<usize> = None;
+        let mut first_boundary: Option<usize> = None;
+        let mut last_boundary: Option<(usize, Option<&str>)> = None;
+        let mut running_at_start: Option<&str> = None;
+        let mut init_failures: SmallVec<[usize; 1]> = SmallVec::new();
+        let oldest_minute = now.saturating_sub(emf::MAX_AGE_MS).saturating_add(60_000);
+        for (i, event) in events.iter().enumerate() {
+            let ts = event.timestamp;
+            if minute_of(ts) < oldest_minute {
+                acc.telemetry.add(ProcessorMetric::EventsTooOld, 1);
+                continue;
+            }
+            if ts > now.saturating_add(emf::MAX_AHEAD_MS) {
+                acc.telemetry.add(ProcessorMetric::EventsTooNew, 1);
+                continue;
+            }
+            acc.telemetry.add(ProcessorMetric::EventsProcessed, 1);
+            first_event.get_or_insert(i);
+            match parse(&event.message) {
+                Line::Start { request_id } => {
+                    let inv = slots.get(Owner::Id(request_id));
+                    inv.started_at.get_or_insert(i);
+                    inv.facts.saw(0, ts);
+                    current = Owner::Id(request_id);
+                    current_reported = false;
+                    first_boundary.get_or_insert(i);
+                    last_boundary = Some((i, Some(request_id)));
+                }
+                Line::InitStart => {
+                    // An init while an invocation runs is one suppressed into its invoke phase:
+                    // its lines stay the invocation's.
+                    if !matches!(current, Owner::Id(_)) || current_reported {
+                        current = Owner::Init;
+                        first_boundary.get_or_insert(i);
+                        last_boundary = Some((i, None));
+                    }
+                }
+                Line::End { request_id } => {
+                    if first_boundary.is_none() {
+                        running_at_start.get_or_insert(request_id);
+                    }
+                }
+                Line::Platform => {}
+                Line::Report(report) => {
+                    if first_boundary.is_none() {
+                        running_at_start.get_or_insert(report.request_id);
+                    }
+                    if matches!(current, Owner::Id(id) if same_id(id, report.request_id)) {
+                        current_reported = true;
+                    }
+                    let inv = slots.get(Owner::Id(report.request_id));
+                    inv.facts.take_report(&report, ts);
+                    inv.reported_at = Some(i);
+                    let failed = inv.facts.flags & (flag::TIMEOUT | flag::FAILED | flag::OOM) != 0;
+                    if failed {
+                        inv.keep_evidence(i);
+                    }
+                }
+                Line::RuntimeDone {
+                    request_id,
+                    status,
+                    error_type,
+                } => {
+                    if first_boundary.is_none() {
+                        running_at_start.get_or_insert(request_id);
+                    }
+                    let inv = slots.get(Owner::Id(request_id));
+                    let flags = inv.facts.take_status(status, error_type.as_deref());
+                    inv.mark(flags, i, ts, flags != 0);
+                }
+                Line::PhaseReport {
+                    during_invoke,
+                    status,
+                    error_type,
+                } => {
+                    let failed = matches!(status, Some(s) if s.is_failure() || s == Status::Timeout);
+                    if failed {
+                        init_failures.push(i);
+                        // A suppressed init that fails breaks the invocation it ran in.
+                        if during_invoke && matches!(current, Owner::Id(_)) {
+                            let inv = slots.get(current);
+                            let flags = inv.facts.take_status(status, error_type.as_deref());
+                            inv.mark(flags, i, ts, true);
+                        }
+                    }
+                }
+                Line::App(app) => {
+                    let flags = facts::app_flags(&app);
+                    let has_rules = !settings.rules.is_empty();
+                    if flags == 0 && app.chunk_size.is_none() && !has_rules {
+                        continue;
+                    }
+                    let owner = app.request_id.map_or(current, Owner::Id);
+                    // A rule counts once per invocation and keeps its earliest value, so once
+                    // the invocation has every rule there is no more matching or capturing to do.
+                    let existing = slots.find(owner);
+                    let seen = existing.map_or(0, |s| slots.invocations[s].1.facts.rule_bits());
+                    let matched = self.matching_rules(&settings, settings.rule_bits() & !seen, &event.message);
+                    if flags == 0 && matched == 0 && app.chunk_size.is_none() {
+                        continue;
+                    }
+                    let inv = match existing {
+                        Some(s) => &mut slots.invocations[s].1,
+                        None => slots.get(owner),
+                    };
+                    inv.mark(flags, i, ts, flags != 0);
+                    if let Some(after) = app.timed_out_after {
+                        inv.facts.timed_out_after.get_or_insert(after);
+                    }
+                    if let Some(chunk) = app.chunk_size {
+                        inv.facts.take_chunk_size(chunk, ts);
+                    }
+                    for rule in bits(matched) {
+                        let value = self.rule_locations[rule]
+                            .as_mut()
+                            .and_then(|locations| self.config.rules[rule].value_with(&event.message, locations));
+                        inv.facts.take_rule(rule, value, ts);
+                    }
+                }
+            }
+        }
+        let Some(first_event) = first_event else {
+            self.batches.insert(fingerprint, ());
+            return;
+        };
+
+        // Learn timeouts before classifying, so that an invocation is judged against the
+        // timeout its function had at its REPORT, whatever the batch it came in.
+        if settings.timeout_seconds.is_none() {
+            for (_, inv) in &slots.invocations {
+                let f = &inv.facts;
+                if f.flags & flag::TIMEOUT == 0 {
+                    continue;
+                }
+                let seconds = f.timed_out_after.or(f.duration_ms.map(|ms| ms / 1000.0));
+                let at = f.report_ms.or(f.first_ms);
+                if let (Some(seconds), Some(at)) = (seconds.map(f64::round).filter(|s| (1.0..=900.0).contains(s)), at) {
+                    learn(&mut self.learned, &names.function, at, seconds);
+                }
+            }
+        }
+
+        for &i in &init_failures {
+            self.init_failed(i, message, &slots, &names, &settings, acc);
+        }
+
+        let pos = |i: usize| Pos::of(events[i].timestamp, &events[i].id);
+        let key = |id: &str| invocation_key(group, &names.log_stream, id);
+        let stream_key = stable_hash((group, names.log_stream.as_ref()));
+        let marks = BatchMarks {
+            first: pos(first_event),
+            last_boundary: last_boundary
+                .map(|(i, id)| (pos(i), id.map_or(Boundary::Init, |id| Boundary::Start(key(id))))),
+            running_at_start: running_at_start.map(key),
+        };
+
+        // The head: for certain the invocation that reported in it, else a guess from the
+        // batches known around it, kept with the stream so that a later batch can correct it.
+        let mut touched: Vec<u64> = Vec::new();
+        let mut orphan = None;
+        // A head that shows only a chunk size is not kept for a later correction: it counts in
+        // no class, and an invocation logs its chunk size again after its START.
+        if let Some(head) = slots
+            .take_head()
+            .filter(|h| h.facts.flags != 0 || !h.facts.rules.is_empty() || running_at_start.is_some())
+        {
+            match running_at_start {
+                Some(id) => slots.get(Owner::Id(id)).absorb(head),
+                None => {
+                    let owner = self
+                        .streams
+                        .get(&stream_key)
+                        .map_or(stream::Owner::Unknown, |s| s.owner_at(marks.first));
+                    if let stream::Owner::Invocation(k) = owner {
+                        touched.push(k);
+                    }
+                    let evidence = head.evidence.iter().map(|&i| evidence_at(message, i)).collect();
+                    orphan = Some(Orphan {
+                        facts: head.facts,
+                        evidence,
+                        owner,
+                    });
+                }
+            }
+        }
+        let stream = self.streams.get_or_insert_with(stream_key, StreamState::default);
+        let (moved, forgotten) = stream.insert(marks, orphan);
+        for m in moved {
+            for owner in [m.from, m.to] {
+                if let stream::Owner::Invocation(k) = owner {
+                    touched.push(k);
+                }
+            }
+        }
+        // Invocations whose outcome waited for their stream to move on.
+        let open: SmallVec<[u64; 2]> = stream
+            .open
+            .iter()
+            .filter(|&&(_, at)| stream.moved_on_after(at))
+            .map(|&(k, _)| k)
+            .collect();
+        stream.open.retain(|(k, _)| !open.contains(k));
+        touched.extend(open);
+
+        let last_boundary_at = last_boundary.map(|(i, _)| i);
+        let mut records = 0;
+        for (owner, inv) in &mut slots.invocations {
+            let Owner::Id(id) = *owner else { continue };
+            let k = key(id);
+            // Its lines are all in this batch: from its START to a later START.
+            let contained = inv.started_at.is_some() && inv.reported_at.is_some_and(|r| last_boundary_at > Some(r));
+            if contained && self.tracked.get(&k).is_none() {
+                let timeout = timeout_at(
+                    &self.config,
+                    &self.learned,
+                    &names.function,
+                    &settings,
+                    inv.facts.report_ms.unwrap_or(i64::MAX),
+                );
+                let counted = classify(&inv.facts, &settings, timeout);
+                let evidence = inv.evidence.iter().map(|&i| evidence_at(message, i)).collect();
+                emit(
+                    acc,
+                    &self.config,
+                    &settings,
+                    &names,
+                    id,
+                    &inv.facts,
+                    Emitted::default(),
+                    (counted, inv.facts.rule_bits()),
+                    timeout,
+                    evidence,
+                );
+                records += 1;
+                continue;
+            }
+            let started = inv.started_at.map(pos);
+            let retried = self
+                .tracked
+                .get(&k)
+                .and_then(|t| t.start)
+                .is_some_and(|old| started.is_some_and(|new| new != old));
+            if retried {
+                // Lambda retried the event in the same environment: the same request id, a new
+                // START. The earlier attempt is settled as it stands, and this one starts afresh.
+                if let Some(t) = self.tracked.get_mut(&k) {
+                    t.expired = true;
+                }
+                self.settle(k, now, acc);
+                self.tracked.insert(k, Tracked::new(id, &names, stream_key));
+            }
+            let tracked = self
+                .tracked
+                .get_or_insert_with(k, || Tracked::new(id, &names, stream_key));
+            tracked.own.merge(&inv.facts);
+            tracked.start = tracked.start.or(started);
+            tracked.report = tracked.report.or(inv.reported_at.map(pos));
+            if inv.reported_at.is_some_and(|r| last_boundary_at > Some(r)) {
+                tracked.moved_on = true;
+            }
+            for &i in &inv.evidence {
+                if tracked.evidence.len() < MAX_EVIDENCE_PER_INVOCATION {
+                    tracked.evidence.push(evidence_at(message, i));
+                }
+            }
+            touched.push(k);
+        }
+        // Heads that a stream forgot are settled where they are.
+        if let Some(orphan) = forgotten
+            && let stream::Owner::Invocation(k) = orphan.owner
+            && let Some(tracked) = self.tracked.get_mut(&k)
+        {
+            tracked.own.merge(&orphan.facts);
+            tracked.evidence.extend(orphan.evidence);
+            tracked.evidence.truncate(MAX_EVIDENCE_PER_INVOCATION);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        acc.records.reserve(records + touched.len());
+        for k in touched {
+            self.settle(k, now, acc);
+        }
+        self.batches.insert(fingerprint, ());
+    }
+
+    /// A failed INIT_REPORT or RESTORE_REPORT: an init failure at its minute, with the init's
+    /// error lines as evidence.
+    fn init_failed(
+        &mut self,
+        i: usize,
+        message: &DataMessage<'_>,
+        slots: &Slots<'_>,
+        names: &Names,
+        settings: &FunctionSettings,
+        acc: &mut Accumulator,
+    ) {
+        let ts = message.log_events[i].timestamp;
+        let mut evidence: Vec<Evidence> = slots
+            .init()
+            .map(|init| init.evidence.iter().map(|&j| evidence_at(message, j)).collect())
+            .unwrap_or_default();
+        evidence.push(evidence_at(message, i));
+        let counted = Counted::default().with(Metric::InitFailures);
+        let facts = Facts {
+            first_ms: Some(ts),
+            ..Facts::default()
+        };
+        let timeout = timeout_at(&self.config, &self.learned, &names.function, settings, ts);
+        let id = format!("init:{}", names.log_stream);
+        emit(
+            acc,
+            &self.config,
+            settings,
+            names,
+            &id,
+            &facts,
+            Emitted::default(),
+            (counted, 0),
+            timeout,
+            evidence,
+        );
+    }
+
+    /// Counts what is new for a remembered invocation, or holds it until it is due.
+    fn settle(&mut self, k: u64, now: i64, acc: &mut Accumulator) {
+        let Some(function) = self.tracked.get(&k).map(|t| t.names.function.clone()) else {
+            return;
+        };
+        let settings = self.settings_for(&function);
+        let hold = self.hold_ms();
+        let Processor {
+            tracked,
+            streams,
+            learned,
+            config,
+            due,
+            ..
+        } = self;
+        let Some(t) = tracked.get_mut(&k) else { return };
+        let stream = streams.get(&t.stream_key);
+        let mut merged = t.own.clone();
+        let mut evidence = std::mem::take(&mut t.evidence);
+        if let Some(stream) = stream {
+            for orphan in stream.orphans_of(stream::Owner::Invocation(k)) {
+                merged.merge(&orphan.facts);
+                if t.emitted.minute.is_none() {
+                    evidence.extend(orphan.evidence.iter().cloned());
+                }
+            }
+            if let Some(at) = t.report {
+                t.moved_on |= stream.moved_on_after(at);
+            }
+        }
+        evidence.truncate(MAX_EVIDENCE_PER_INVOCATION);
+        let reported = merged.flags & flag::REPORTED != 0;
+        let filed_at = if reported {
+            merged.report_ms
+        } else {
+            merged.first_ms.filter(|_| t.expired)
+        };
+        let timeout = timeout_at(config, learned, &function, &settings, filed_at.unwrap_or(i64::MAX));
+        let Some(filed_at) = filed_at else {
+            // Not reported yet: it may run until its timeout, and its logs take a while to come.
+            let ends = merged
+                .first_ms
+                .unwrap_or(now)
+                .saturating_add((timeout.seconds * 1000.0) as i64);
+            hold_until(t, due, k, ends.max(now).saturating_add(hold));
+            t.evidence = evidence;
+            return;
+        };
+        let settled = is_final(&merged) || t.moved_on || t.expired;
+        let mut want = classify(&merged, &settings, timeout);
+        if settled {
+            t.due = None;
+        } else {
+            want = want.without(HELD_BACK);
+            hold_until(t, due, k, now.saturating_add(hold));
+            if let Some(at) = t.report {
+                let stream = streams.get_or_insert_with(t.stream_key, StreamState::default);
+                if !stream.open.iter().any(|&(o, _)| o == k) {
+                    stream.open.push((k, at));
+                }
+            }
+        }
+        let minute = minute_of(filed_at);
+        let mut before = t.emitted;
+        if before.minute.is_some_and(|m| m != minute) {
+            // Counted at its first line's minute before its REPORT came: moved to the REPORT's.
+            let at = before.minute.unwrap_or(minute);
+            retract(acc, config, &settings, &t.names, &t.request_id, at, before, timeout);
+            before = Emitted::default();
+        }
+        t.emitted = Emitted {
+            minute: Some(minute),
+            counted: want,
+            rules: before.rules | merged.rule_bits(),
+        };
+        emit(
+            acc,
+            config,
+            &settings,
+            &t.names,
+            &t.request_id,
+            &merged,
+            before,
+            (want, merged.rule_bits()),
+            timeout,
+            evidence,
+        );
+    }
+
+    /// Settles the held invocations that are due at `now`.
+    fn settle_due(&mut self, now: i64, acc: &mut Accumulator) {
+        while let Some(&Reverse((at, k))) = self.due.peek() {
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            let Some(t) = self.tracked.get_mut(&k) else { continue };
+            if t.due != Some(at) {
+                continue;
+            }
+            t.due = None;
+            t.expired = true;
+            self.settle(k, now, acc);
+        }
+    }
+
+    /// Which of the `open` rules (bit `i` is rule `i`) match `line`. Plain phrases are searched
+    /// one by one; regexes go through the function's set first, which rules most lines out in
+    /// one pass.
+    fn matching_rules(&self, settings: &FunctionSettings, open: u64, line: &str) -> u64 {
+        if open == 0 || !(settings.all_literal || settings.rule_set.as_ref().is_some_and(|set| set.is_match(line))) {
+            return 0;
+        }
+        bits(open)
+            .filter(|&r| self.config.rules[r].matches(line))
+            .fold(0, |found, r| found | 1 << r)
+    }
+
+    /// EMF documents for the processor's own counters (dimension `Processor`), at `timestamp_ms`.
+    pub fn telemetry_documents(
+        &self,
+        telemetry: &Telemetry,
+        metrics: &[ProcessorMetric],
+        timestamp_ms: i64,
+    ) -> Vec<String> {
+        let entries: Vec<Entry<'_>> = metrics
+            .iter()
+            .map(|m| Entry {
+                name: m.name(),
+                unit: Unit::Count.name(),
+                value: EntryValue::Count(i64::try_from(telemetry.get(*m)).unwrap_or(i64::MAX)),
+            })
+            .collect();
+        let target = Target {
+            namespace: &self.config.namespace,
+            timestamp_ms,
+            dimensions: &[("Processor", self.processor_name.as_str())],
+            dimension_sets: &[&["Processor"]],
+        };
+        emf::render(target, &entries)
+    }
+
+    fn finish(&mut self, shape: Shape, acc: Accumulator) -> Outcome {
+        let mut documents = Vec::new();
+        let namespace = self.config.namespace.as_str();
+        for ((function, minute), b) in &acc.buckets {
+            let mut entries: Vec<Entry<'_>> = Metric::COUNTS
+                .iter()
+                .zip(b.counts)
+                .map(|(m, n)| Entry {
+                    name: m.name(),
+                    unit: m.unit().name(),
+                    value: EntryValue::Count(n),
+                })
+                .collect();
+            for (m, values) in Metric::VALUES.iter().zip(&b.values) {
+                if !values.is_empty() {
+                    entries.push(Entry {
+                        name: m.name(),
+                        unit: m.unit().name(),
+                        value: EntryValue::Values(values),
+                    });
+                }
+            }
+            for &rule in &b.applicable_rules {
+                let r = &self.config.rules[rule];
+                if r.value.is_some() {
+                    if let Some(values) = b.rule_values.get(&rule) {
+                        entries.push(Entry {
+                            name: &r.metric,
+                            unit: r.unit,
+                            value: EntryValue::Values(values),
+                        });
+                    }
+                } else {
+                    let n = b.rule_counts.get(&rule).copied().unwrap_or(0);
+                    entries.push(Entry {
+                        name: &r.metric,
+                        unit: r.unit,
+                        value: EntryValue::Count(n),
+                    });
+                }
+            }
+            let target = Target {
+                namespace,
+                timestamp_ms: *minute,
+                dimensions: &[("FunctionName", function)],
+                dimension_sets: &[&["FunctionName"], &[]],
+            };
+            documents.extend(emf::render(target, &entries));
+        }
+        if shape != Shape::Flush || !acc.records.is_empty() {
+            let now = self.clock.now_ms(acc.newest_ms);
+            documents.extend(self.telemetry_documents(&acc.telemetry, &ProcessorMetric::ALL, now));
+        }
+        Outcome {
+            shape,
+            documents,
+            invocations: acc.records,
+            telemetry: acc.telemetry,
+        }
+    }
+}
+
+/// Holds `t`'s counts until `at` (or keeps an earlier time already set).
+fn hold_until(t: &mut Tracked, due: &mut BinaryHeap<Reverse<(i64, u64)>>, k: u64, at: i64) {
+    if t.due.is_none() {
+        t.due = Some(at);
+        due.push(Reverse((at, k)));
+    }
+}
+
+/// Remembers that `function` timed out after `seconds` at `at`.
+fn learn(learned: &mut BoundedMap<String, SmallVec<[(i64, f64); 2]>>, function: &str, at: i64, seconds: f64) {
+    let known = learned.get_or_insert_with(function.to_string(), SmallVec::new);
+    let i = known.partition_point(|&(t, _)| t <= at);
+    if i > 0 && known[i - 1] == (at, seconds) {
+        return;
+    }
+    known.insert(i, (at, seconds));
+    if known.len() > MAX_LEARNED {
+        known.remove(0);
+    }
+}
+
+/// The timeout an invocation of `function` reported at `at` is judged against: the config's,
+/// else the one its function showed last at or before `at`, else the default. Judging by the
+/// logs' time, not by when a batch arrived, keeps the judgement the same in any arrival order.
+fn timeout_at(
+    config: &Config,
+    learned: &BoundedMap<String, SmallVec<[(i64, f64); 2]>>,
+    function: &str,
+    settings: &FunctionSettings,
+    at: i64,
+) -> Timeout {
+    if let Some(seconds) = settings.timeout_seconds {
+        return Timeout {
+            seconds,
+            source: TimeoutSource::Config,
+        };
+    }
+    let learned_then = learned
+        .get(function)
+        .and_then(|known| known.iter().rev().find(|&&(t, _)| t <= at))
+        .map(|&(_, seconds)| seconds);
+    match learned_then {
+        Some(seconds) => Timeout {
+            seconds,
+            source: TimeoutSource::Learned,
+        },
+        None => Timeout {
+            seconds: config.defaults.timeout_seconds,
+            source: TimeoutSource::Default,
+        },
+    }
+}
+
+/// Files what `want` adds to `before` (and takes back from it) at the invocation's minute, and
+/// the record that says so.
+#[allow(clippy::too_many_arguments)]
+fn emit(
+    acc: &mut Accumulator,
+    config: &Config,
+    settings: &FunctionSettings,
+    names: &Names,
+    request_id: &str,
+    facts: &Facts,
+    before: Emitted,
+    (want, want_rules): (Counted, u64),
+    timeout: Timeout,
+    evidence: Vec<Evidence>,
+) {
+    let added = want.without(before.counted);
+    let taken_back = before.counted.without(want);
+    let new_rules = want_rules & !before.rules;
+    if added.is_empty() && taken_back.is_empty() && new_rules == 0 {
+        return;
+    }
+    let timestamp_ms = facts
+        .report_ms
+        .filter(|_| facts.flags & flag::REPORTED != 0)
+        .or(facts.first_ms)
+        .unwrap_or(0);
+    let b = acc.bucket(&names.function, minute_of(timestamp_ms), settings);
+    for metric in added.metrics() {
+        b.counts[metric.count_index().unwrap_or(0)] += 1;
+    }
+    for metric in taken_back.metrics() {
+        b.counts[metric.count_index().unwrap_or(0)] -= 1;
+    }
+    let newly_reported = added.has(Metric::Invocations);
+    if newly_reported {
+        let utilization = match (facts.max_memory_used_mb, facts.memory_size_mb) {
+            (Some(used), Some(size)) if size > 0.0 => Some(used / size * 100.0),
+            _ => None,
+        };
+        let values = [
+            facts.duration_ms,
+            facts.init_duration_ms,
+            facts.max_memory_used_mb,
+            utilization,
+        ];
+        for (slot, value) in b.values.iter_mut().zip(values) {
+            slot.extend(value);
+        }
+    }
+    let mut rules = SmallVec::new();
+    for hit in facts.rules.iter().filter(|h| new_rules & (1 << h.rule) != 0) {
+        let value = hit.value.map(|(_, v)| v);
+        match (value, config.rules[hit.rule].value.is_some()) {
+            (Some(v), true) => b.rule_values.entry(hit.rule).or_default().push(v),
+            (None, true) => {}
+            (_, false) => *b.rule_counts.entry(hit.rule).or_default() += 1,
+        }
+        rules.push((config.rules[hit.rule].metric.clone(), value));
+    }
+    acc.records.push(InvocationRecord {
+        function: names.function.clone(),
+        log_group: names.log_group.clone(),
+        log_stream: names.log_stream.clone(),
+        request_id: request_id.to_string(),
+        timestamp_ms,
+        counted: added,
+        retracted: taken_back,
+        duration_ms: facts.duration_ms.filter(|_| newly_reported),
+        init_duration_ms: facts.init_duration_ms.filter(|_| newly_reported),
+        memory_size_mb: facts.memory_size_mb,
+        max_memory_used_mb: facts.max_memory_used_mb,
+        timeout,
+        chunk_size: facts.chunk_size.map(|(_, v)| v),
+        error_type: facts.error_type.clone(),
+        rules,
+        evidence,
+    });
+}
+
+/// Takes back, at `minute`, everything counted there for an invocation (its counts move to
+/// another minute).
+#[allow(clippy::too_many_arguments)]
+fn retract(
+    acc: &mut Accumulator,
+    config: &Config,
+    settings: &FunctionSettings,
+    names: &Names,
+    request_id: &str,
+    minute: i64,
+    before: Emitted,
+    timeout: Timeout,
+) {
+    let b = acc.bucket(&names.function, minute, settings);
+    for metric in before.counted.metrics() {
+        b.counts[metric.count_index().unwrap_or(0)] -= 1;
+    }
+    for rule in bits(before.rules) {
+        if config.rules[rule].value.is_none() {
+            *b.rule_counts.entry(rule).or_default() -= 1;
+        }
+    }
+    acc.records.push(InvocationRecord {
+        function: names.function.clone(),
+        log_group: names.log_group.clone(),
+        log_stream: names.log_stream.clone(),
+        request_id: request_id.to_string(),
+        timestamp_ms: minute,
+        counted: Counted::default(),
+        retracted: before.counted,
+        duration_ms: None,
+        init_duration_ms: None,
+        memory_size_mb: None,
+        max_memory_used_mb: None,
+        timeout,
+        chunk_size: None,
+        error_type: None,
+        rules: SmallVec::new(),
+        evidence: Vec::new(),
+    });
+}
+
+/// The indexes of the set bits of `set`, lowest first.
+fn bits(mut set: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (set != 0).then(|| {
+            let i = set.trailing_zeros() as usize;
+            set &= set - 1;
+            i
+        })
+    })
+}
+
+fn evidence_at(message: &DataMessage<'_>, i: usize) -> Evidence {
+    let events = &message.log_events;
+    let line = |j: usize| truncate(events[j].message.trim_end(), MAX_EVIDENCE_LINE_BYTES);
+    Evidence {
+        timestamp_ms: events[i].timestamp,
+        line: line(i),
+        before: (i.saturating_sub(EVIDENCE_CONTEXT_LINES)..i).map(line).collect(),
+        after: (i + 1..(i + 1 + EVIDENCE_CONTEXT_LINES).min(events.len()))
+            .map(line)
+            .collect(),
+    }
+}
+
+/// What identifies a batch when it is delivered again: its log group and stream, its number of
+/// events, and its first and last events (CloudWatch Logs' event ids are unique; decoded files
+/// without ids are told apart by their times and lines).
+fn batch_fingerprint(message: &DataMessage<'_>) -> u64 {
+    let events = &message.log_events;
+    let ends = [events.first(), events.last()].map(|e| e.map(|e| (e.id.as_ref(), e.timestamp, e.message.as_ref())));
+    stable_hash((
+        message.log_group.as_ref(),
+        message.log_stream.as_ref(),
+        events.len(),
+        ends,
+    ))
+}
+
+/// Finds the log group in bytes that did not parse, to name it in the log.
+fn sniff_log_group(bytes: &[u8]) -> Option<&str> {
+    let at = memchr::memmem::find(bytes, b"\"logGroup\":\"")? + "\"logGroup\":\"".len();
+    let len = memchr::memchr(b'"', &bytes[at..])?;
+    std::str::from_utf8(&bytes[at..at + len]).ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,346 @@
+//! Stream attribution: which invocation a line without a request id belongs to, whatever order
+//! a log stream's batches arrive in.
+//!
+//! A log stream is one execution environment, which runs one invocation at a time, so a line
+//! without a request id belongs to the invocation whose START (or the init whose INIT_START)
+//! last precedes it in the stream. Inside a batch that is the last START before the line. The
+//! lines at the head of a batch, before its first START or INIT_START, belong to whatever ran
+//! when the batch began:
+//!
+//! - if the head shows an END, REPORT or `platform.runtimeDone` of an invocation before any
+//!   START, the head is that invocation's (no START can come between an invocation's START and
+//!   its REPORT), for certain;
+//! - otherwise it is the invocation of the last START or INIT_START known before the batch in
+//!   the stream, or of a head REPORT known after it with no START between: a guess, which a
+//!   batch arriving later can correct (it moves the head's facts to their true owner).
+//!
+//! Order within a stream: CloudWatch Logs keeps a stream's events in timestamp order, and the
+//! events of one millisecond in the order of their event ids (56-digit numbers that grow as
+//! events are ingested). That is how two batches of a stream are ordered here. It is observed,
+//! not documented: if a stream's ids ever did not grow, a head line logged in the same
+//! millisecond as the last START of the batch before it could be given to the wrong
+//! invocation. A stream remembers its last [`MAX_SEGMENTS`] batches; a batch older than all of
+//! them is attributed with what is known.
+
+use smallvec::SmallVec;
+
+use super::facts::Facts;
+use super::record::Evidence;
+
+/// Batches remembered per log stream.
+pub const MAX_SEGMENTS: usize = 16;
+
+/// Where an event stands in its log stream: its timestamp, then its event id as a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    timestamp_ms: i64,
+    /// The event id's decimal digits, two to a byte, right-aligned, so that comparing bytes
+    /// compares the numbers. Ids that are not decimal (hand-made files) compare equal.
+    id: [u8; 32],
+}
+
+impl Pos {
+    /// The position of an event with this timestamp and id.
+    pub fn of(timestamp_ms: i64, id: &str) -> Pos {
+        let digits = id.as_bytes();
+        let mut packed = [0u8; 32];
+        if !digits.is_empty() && digits.len() <= 64 && digits.iter().all(u8::is_ascii_digit) {
+            // Right-aligned: digit k from the end goes to nibble k from the end.
+            for (k, &d) in digits.iter().rev().enumerate() {
+                let byte = 31 - k / 2;
+                let value = d - b'0';
+                packed[byte] |= if k % 2 == 0 { value } else { value << 4 };
+            }
+        }
+        Pos {
+            timestamp_ms,
+            id: packed,
+        }
+    }
+}
+
+/// What starts a stretch of a stream that lines without a request id belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boundary {
+    /// An invocation's START (its key).
+    Start(u64),
+    /// INIT_START: an init phase.
+    Init,
+}
+
+/// Whose lines a stretch of stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// An invocation (its key).
+    Invocation(u64),
+    /// An init phase: counted in no class.
+    Init,
+    /// Not known yet: no earlier batch of the stream has been seen.
+    Unknown,
+}
+
+/// The facts of a batch's head whose owner is a guess, kept so that they can move.
+#[derive(Debug, Clone)]
+pub struct Orphan {
+    /// The facts.
+    pub facts: Facts,
+    /// Their evidence.
+    pub evidence: Vec<Evidence>,
+    /// Who has them now.
+    pub owner: Owner,
+}
+
+/// What a stream remembers of one batch.
+#[derive(Debug, Clone)]
+struct Segment {
+    /// The batch's first event.
+    first: Pos,
+    /// Its last START or INIT_START.
+    last_boundary: Option<(Pos, Boundary)>,
+    /// The invocation known to be running when the batch began (a head END/REPORT).
+    running_at_start: Option<u64>,
+    /// Its head's facts, when their owner is a guess.
+    orphan: Option<Box<Orphan>>,
+}
+
+/// One batch, as [`StreamState::insert`] takes it.
+pub struct BatchMarks {
+    /// The batch's first event.
+    pub first: Pos,
+    /// Its last START or INIT_START.
+    pub last_boundary: Option<(Pos, Boundary)>,
+    /// The invocation known to be running when it began.
+    pub running_at_start: Option<u64>,
+}
+
+/// A head whose owner changed: its facts move from `from` to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    /// The owner that had them.
+    pub from: Owner,
+    /// The owner that has them now.
+    pub to: Owner,
+}
+
+/// A log stream's remembered batches, oldest first, and its reported invocations whose outcome
+/// waits for the stream to move on.
+#[derive(Debug, Clone, Default)]
+pub struct StreamState {
+    segments: SmallVec<[Segment; 2]>,
+    /// The last START or INIT_START of the batches forgotten to make room.
+    base: Option<(Pos, Boundary)>,
+    /// Reported invocations whose outcome is not final, with their REPORT's position.
+    pub open: SmallVec<[(u64, Pos); 2]>,
+}
+
+impl StreamState {
+    /// Who the lines at `at` belong to, from the batches known around it.
+    pub fn owner_at(&self, at: Pos) -> Owner {
+        // A later batch that began inside a known invocation, with no START or INIT_START
+        // between: the lines at `at` are that invocation's too.
+        for s in self.segments.iter().filter(|s| s.first > at) {
+            if let Some(key) = s.running_at_start {
+                return Owner::Invocation(key);
+            }
+            if s.last_boundary.is_some() {
+                break;
+            }
+        }
+        self.segments
+            .iter()
+            .rev()
+            .filter(|s| s.first < at)
+            .find_map(|s| s.last_boundary)
+            .or(self.base.filter(|&(pos, _)| pos < at))
+            .map_or(Owner::Unknown, |(_, b)| match b {
+                Boundary::Start(key) => Owner::Invocation(key),
+                Boundary::Init => Owner::Init,
+            })
+    }
+
+    /// Remembers a batch (and its head's facts, when their owner is a guess). Says whose facts
+    /// moved because of it (heads of other batches that it shows to belong elsewhere), and gives
+    /// back the head of the batch it forgot to make room, if that head had facts: their owner
+    /// is final now.
+    pub fn insert(&mut self, marks: BatchMarks, orphan: Option<Orphan>) -> (SmallVec<[Moved; 1]>, Option<Orphan>) {
+        if marks.last_boundary.is_none() && marks.running_at_start.is_none() && orphan.is_none() {
+            // A batch in the middle of an invocation that shows nothing about whose it is.
+            return (SmallVec::new(), None);
+        }
+        let at = self.segments.partition_point(|s| s.first < marks.first);
+        self.segments.insert(
+            at,
+            Segment {
+                first: marks.first,
+                last_boundary: marks.last_boundary,
+                running_at_start: marks.running_at_start,
+                orphan: orphan.map(Box::new),
+            },
+        );
+        let mut moved = SmallVec::new();
+        for i in 0..self.segments.len() {
+            let Some(first) = self.segments[i].orphan.as_ref().map(|_| self.segments[i].first) else {
+                continue;
+            };
+            let owner = self.owner_at(first);
+            if let Some(orphan) = self.segments[i].orphan.as_mut()
+                && orphan.owner != owner
+            {
+                moved.push(Moved {
+                    from: orphan.owner,
+                    to: owner,
+                });
+                orphan.owner = owner;
+            }
+        }
+        let forgotten = if self.segments.len() > MAX_SEGMENTS {
+            let oldest = self.segments.remove(0);
+            if let Some(b) = oldest.last_boundary
+                && self.base.is_none_or(|(pos, _)| pos < b.0)
+            {
+                self.base = Some(b);
+            }
+            oldest.orphan.map(|o| *o)
+        } else {
+            None
+        };
+        (moved, forgotten)
+    }
+
+    /// The facts of the heads that `owner` has, merged, with their evidence.
+    pub fn orphans_of(&self, owner: Owner) -> impl Iterator<Item = &Orphan> {
+        self.segments
+            .iter()
+            .filter_map(|s| s.orphan.as_deref())
+            .filter(move |o| o.owner == owner)
+    }
+
+    /// Whether a START or INIT_START is known after `at`: the invocation reported at `at` has
+    /// ended, and no line without a request id after it is its own.
+    pub fn moved_on_after(&self, at: Pos) -> bool {
+        self.segments
+            .iter()
+            .filter_map(|s| s.last_boundary)
+            .chain(self.base)
+            .any(|(pos, _)| pos > at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pos(t: i64) -> Pos {
+        Pos::of(t, &format!("{t:056}"))
+    }
+
+    fn marks(first: i64, boundary: Option<(i64, Boundary)>, running: Option<u64>) -> BatchMarks {
+        BatchMarks {
+            first: pos(first),
+            last_boundary: boundary.map(|(t, b)| (pos(t), b)),
+            running_at_start: running,
+        }
+    }
+
+    fn orphan(owner: Owner) -> Option<Orphan> {
+        Some(Orphan {
+            facts: Facts::default(),
+            evidence: Vec::new(),
+            owner,
+        })
+    }
+
+    #[test]
+    fn positions_order_by_time_then_by_event_id_as_a_number() {
+        assert!(Pos::of(5, "99") < Pos::of(6, "1"));
+        assert!(Pos::of(5, "99") < Pos::of(5, "100"), "ids compare as numbers, not text");
+        assert!(
+            Pos::of(5, "36589629473914436553467890876543217896541230978654321098")
+                < Pos::of(5, "36589629473914436553467890876543217896541230978654321099")
+        );
+        assert_eq!(Pos::of(5, "abc"), Pos::of(5, ""), "ids that are not numbers tie");
+    }
+
+    #[test]
+    fn a_head_belongs_to_the_last_start_before_its_batch() {
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((5, Boundary::Start(1))), None), None);
+        assert_eq!(s.owner_at(pos(10)), Owner::Invocation(1));
+        assert_eq!(
+            s.owner_at(pos(0)),
+            Owner::Unknown,
+            "nothing known before the first batch"
+        );
+    }
+
+    #[test]
+    fn a_batch_that_arrives_late_moves_the_heads_after_it_to_their_owner() {
+        // Batches 1, 3, 2 of one stream: 2 holds the START that 3's head belongs to.
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((5, Boundary::Start(1))), None), None);
+        let guess = s.owner_at(pos(30));
+        assert_eq!(guess, Owner::Invocation(1));
+        assert!(s.insert(marks(30, None, None), orphan(guess)).0.is_empty());
+        let (moved, _) = s.insert(marks(20, Some((25, Boundary::Start(2))), None), None);
+        assert_eq!(
+            moved.as_slice(),
+            [Moved {
+                from: Owner::Invocation(1),
+                to: Owner::Invocation(2)
+            }]
+        );
+        assert_eq!(s.orphans_of(Owner::Invocation(2)).count(), 1);
+    }
+
+    #[test]
+    fn a_later_head_report_claims_the_heads_before_it() {
+        let mut s = StreamState::default();
+        s.insert(marks(10, None, None), orphan(Owner::Unknown));
+        let (moved, _) = s.insert(marks(20, Some((25, Boundary::Start(8))), Some(7)), None);
+        assert_eq!(
+            moved.as_slice(),
+            [Moved {
+                from: Owner::Unknown,
+                to: Owner::Invocation(7)
+            }]
+        );
+    }
+
+    #[test]
+    fn init_lines_belong_to_the_init() {
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((0, Boundary::Init)), None), None);
+        assert_eq!(s.owner_at(pos(3)), Owner::Init);
+    }
+
+    #[test]
+    fn a_stream_moves_on_at_the_next_start() {
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((1, Boundary::Start(1))), None), None);
+        assert!(!s.moved_on_after(pos(4)));
+        s.insert(marks(5, Some((6, Boundary::Start(2))), None), None);
+        assert!(s.moved_on_after(pos(4)));
+    }
+
+    #[test]
+    fn a_stream_remembers_a_bounded_number_of_batches() {
+        let mut s = StreamState::default();
+        for t in 0..10 {
+            s.insert(marks(t * 10, Some((t * 10, Boundary::Start(t as u64))), None), None);
+        }
+        assert_eq!(s.segments.len(), MAX_SEGMENTS);
+        assert_eq!(s.owner_at(pos(95)), Owner::Invocation(9));
+    }
+
+    #[test]
+    fn a_start_forgotten_to_make_room_still_owns_the_heads_after_it() {
+        // One long invocation cut into many batches, each with a head whose owner is a guess.
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((0, Boundary::Start(1))), None), None);
+        for t in 1..10 {
+            let owner = s.owner_at(pos(t * 10));
+            assert_eq!(owner, Owner::Invocation(1), "batch {t}");
+            s.insert(marks(t * 10, None, None), orphan(owner));
+        }
+    }
+}

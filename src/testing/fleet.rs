@@ -1,0 +1,462 @@
+//! A generated fleet of chunked workers, its log streams as Lambda writes them, and the ways
+//! CloudWatch Logs can deliver them: cut into batches every few seconds, to several containers,
+//! in any order, some twice. The arrival-order tests and the fleet simulation
+//! (`cargo run --release --example simulate_fleet`) use it.
+//!
+//! Every stream is one execution environment: an INIT_START (sometimes a failed init first),
+//! then invocations one after another. Each invocation draws an outcome (a short or a long
+//! success, a near-timeout, an error, a timeout in the older or the newer style, an
+//! out-of-memory crash) and lines on the way (progress, rate limits, a connection cap), in one
+//! of three styles: Python text lines with request ids, a Go custom runtime's lines without
+//! them, and Node.js in the JSON log format. After a timeout or a crash the environment
+//! initialises again.
+
+use serde_json::{Value, json};
+
+/// How big a fleet to make.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetSpec {
+    /// Functions.
+    pub functions: usize,
+    /// Execution environments (log streams) per function.
+    pub streams_per_function: usize,
+    /// How long each environment runs invocations, ms.
+    pub span_ms: i64,
+    /// Where the logs start, epoch ms.
+    pub start_ms: i64,
+    /// Seeds every draw.
+    pub seed: u64,
+}
+
+/// One log event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// CloudWatch's event id.
+    pub id: String,
+    /// Epoch ms.
+    pub timestamp_ms: i64,
+    /// The line.
+    pub message: String,
+}
+
+/// One log stream's events, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stream {
+    /// `/aws/lambda/<function>`.
+    pub log_group: String,
+    /// `YYYY/MM/DD/[$LATEST]<id>`.
+    pub log_stream: String,
+    /// The events.
+    pub events: Vec<Event>,
+}
+
+/// A generated fleet: its streams, and the config that names each function's timeout.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// The streams.
+    pub streams: Vec<Stream>,
+    /// A `watchdog.toml` for the fleet.
+    pub config: String,
+    /// Invocations written.
+    pub invocations: usize,
+}
+
+/// A small, fast, seeded generator (SplitMix64): the same seed gives the same fleet.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// A number in `lo..hi`.
+    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo).max(1) as u64) as i64
+    }
+
+    /// True with probability `percent` in 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Style {
+    PythonText,
+    GoText,
+    NodeJson,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    Success,
+    Error,
+    TimeoutNew,
+    TimeoutOldBefore,
+    TimeoutOldAfter,
+    OutOfMemory,
+}
+
+struct Writer<'a> {
+    rng: &'a mut Rng,
+    style: Style,
+    events: Vec<Event>,
+    seed: u64,
+}
+
+impl Writer<'_> {
+    fn push(&mut self, timestamp_ms: i64, message: String) {
+        // 13 digits of time, then a counter: ids grow along the stream, as CloudWatch's do.
+        let id = format!(
+            "{timestamp_ms:013}{:043}",
+            self.seed * 10_000_000 + self.events.len() as u64
+        );
+        self.events.push(Event {
+            id,
+            timestamp_ms,
+            message,
+        });
+    }
+
+    fn iso(ms: i64) -> String {
+        let secs = ms.div_euclid(1000);
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // Days since 1970-01-01 to a date (civil from days, Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+            ms.rem_euclid(1000)
+        )
+    }
+
+    fn app(&mut self, ms: i64, id: &str, level: &str, text: &str) {
+        let line = match self.style {
+            Style::PythonText => format!("[{level}]\t{}\t{id}\t{text}\n", Self::iso(ms)),
+            Style::GoText => {
+                let iso = Self::iso(ms);
+                format!("{} {} {level} {text}\n", iso[..10].replace('-', "/"), &iso[11..19])
+            }
+            Style::NodeJson => {
+                json!({"timestamp": Self::iso(ms), "level": level, "requestId": id, "message": text}).to_string()
+            }
+        };
+        self.push(ms, line);
+    }
+
+    fn init_start(&mut self, ms: i64) {
+        let line = match self.style {
+            Style::NodeJson => json!({"time": Self::iso(ms), "type": "platform.initStart", "record": {"initializationType": "on-demand", "phase": "init", "runtimeVersion": "nodejs:20.v30"}}).to_string(),
+            Style::PythonText => "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n".into(),
+            Style::GoText => "INIT_START Runtime Version: provided:al2023.v80\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:9a8b\n".into(),
+        };
+        self.push(ms, line);
+    }
+
+    fn init_failed(&mut self, ms: i64) {
+        let (error, report) = match self.style {
+            Style::NodeJson => (
+                json!({"timestamp": Self::iso(ms), "level": "ERROR", "message": "Error: Cannot find module 'aws-sdk'"}).to_string(),
+                json!({"time": Self::iso(ms + 5), "type": "platform.initReport", "record": {"initializationType": "on-demand", "phase": "init", "status": "error", "errorType": "Runtime.ImportModuleError", "metrics": {"durationMs": 210.5}}}).to_string(),
+            ),
+            _ => (
+                "[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'requests'\n".into(),
+                "INIT_REPORT Init Duration: 210.50 ms\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError\n".into(),
+            ),
+        };
+        self.push(ms, error);
+        self.push(ms + 5, report);
+    }
+
+    fn start(&mut self, ms: i64, id: &str) {
+        let line = match self.style {
+            Style::NodeJson => {
+                json!({"time": Self::iso(ms), "type": "platform.start", "record": {"requestId": id, "version": "$LATEST"}}).to_string()
+            }
+            _ => format!("START RequestId: {id} Version: $LATEST\n"),
+        };
+        self.push(ms, line);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        ms: i64,
+        id: &str,
+        duration_ms: f64,
+        used_mb: u32,
+        init_ms: Option<f64>,
+        status: Option<&str>,
+        error_type: Option<&str>,
+    ) {
+        let line = match self.style {
+            Style::NodeJson => {
+                let mut metrics = json!({"durationMs": duration_ms, "billedDurationMs": duration_ms.ceil(), "memorySizeMB": 512, "maxMemoryUsedMB": used_mb});
+                if let Some(init) = init_ms {
+                    metrics["initDurationMs"] = json!(init);
+                }
+                let mut record = json!({"requestId": id, "metrics": metrics, "status": status.unwrap_or("success")});
+                if let Some(et) = error_type {
+                    record["errorType"] = json!(et);
+                }
+                json!({"time": Self::iso(ms), "type": "platform.report", "record": record}).to_string()
+            }
+            _ => {
+                let mut line = format!(
+                    "REPORT RequestId: {id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {} ms\tMemory Size: 512 MB\tMax Memory Used: {used_mb} MB\t",
+                    duration_ms.ceil()
+                );
+                if let Some(init) = init_ms {
+                    line.push_str(&format!("Init Duration: {init:.2} ms\t"));
+                }
+                if let Some(s) = status {
+                    line.push_str(&format!("Status: {s}\t"));
+                }
+                if let Some(et) = error_type {
+                    line.push_str(&format!("Error Type: {et}\t"));
+                }
+                line.push('\n');
+                line
+            }
+        };
+        self.push(ms, line);
+    }
+}
+
+fn request_id(rng: &mut Rng) -> String {
+    let a = rng.next();
+    let b = rng.next();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// Makes a fleet.
+pub fn generate(spec: FleetSpec) -> Fleet {
+    let mut rng = Rng::new(spec.seed);
+    let mut streams = Vec::new();
+    let mut config = String::from("[defaults]\nshort_run_seconds = 60\n");
+    let mut invocations = 0;
+    for f in 0..spec.functions {
+        let style = [Style::PythonText, Style::GoText, Style::NodeJson][f % 3];
+        let name = format!("worker-{f}");
+        let timeout_s = [60, 120, 300, 900][rng.below(4) as usize];
+        let chunked = f % 4 != 3;
+        config.push_str(&format!(
+            "[[function]]\nmatch = \"{name}\"\ntimeout_seconds = {timeout_s}\nchunked = {chunked}\n"
+        ));
+        for s in 0..spec.streams_per_function {
+            let seed = (f * 1000 + s) as u64;
+            let mut w = Writer {
+                rng: &mut rng,
+                style,
+                events: Vec::new(),
+                seed,
+            };
+            let mut t = spec.start_ms + w.rng.range(0, 30_000);
+            let end_at = spec.start_ms + spec.span_ms;
+            let mut cold = true;
+            if w.rng.chance(10) {
+                w.init_start(t);
+                w.init_failed(t + 40);
+                t += 1_000;
+            }
+            while t < end_at {
+                if cold {
+                    w.init_start(t);
+                    t += w.rng.range(100, 900);
+                }
+                let id = request_id(w.rng);
+                invocations += 1;
+                let timeout_ms = timeout_s * 1000;
+                let end = match w.rng.below(20) {
+                    0 => End::Error,
+                    1 => End::TimeoutNew,
+                    2 => End::TimeoutOldBefore,
+                    3 => End::TimeoutOldAfter,
+                    4 => End::OutOfMemory,
+                    _ => End::Success,
+                };
+                let duration_ms = match (end, w.rng.below(4)) {
+                    (End::TimeoutNew | End::TimeoutOldBefore | End::TimeoutOldAfter, _) => {
+                        timeout_ms + w.rng.range(1, 30)
+                    }
+                    (_, 0) => w.rng.range(2_000, 50_000),
+                    (_, 1) => timeout_ms * 85 / 100 + w.rng.range(0, timeout_ms / 10),
+                    _ => w.rng.range(timeout_ms / 5, timeout_ms * 3 / 4),
+                };
+                w.start(t, &id);
+                // Progress lines every few seconds, and now and then a failure on the way.
+                let mut at = t + w.rng.range(50, 3_000);
+                let mut progress = 0;
+                while at < t + duration_ms - 10 {
+                    progress += 1;
+                    match w.rng.below(40) {
+                        0 => w.app(at, &id, "ERROR", "Request failed: API Rate Limit Exceeded"),
+                        1 => w.app(at, &id, "WARN", "HTTP 429 Too Many Requests, retrying"),
+                        2 => w.app(at, &id, "ERROR", "pq: sorry, too many clients already"),
+                        3 => w.app(at, &id, "ERROR", "dial tcp 10.0.4.9:5432: connect: connection refused"),
+                        4 if end == End::Error => w.app(at, &id, "ERROR", "failed to upload chunk: status 500"),
+                        _ => w.app(at, &id, "INFO", &format!("processed page {progress} chunk_size=50")),
+                    }
+                    at += w.rng.range(1_000, 8_000);
+                }
+                let done = t + duration_ms;
+                let init_ms = cold.then(|| 350.0 + w.rng.below(500) as f64);
+                let d = duration_ms as f64 + 0.37;
+                match end {
+                    End::Success => w.report(done, &id, d, 180, init_ms, None, None),
+                    End::Error => {
+                        if w.style == Style::PythonText {
+                            w.push(done - 2, "[ERROR] KeyError: 'page'\nTraceback (most recent call last):\n  File \"/var/task/app.py\", line 40, in handler\n".into());
+                        }
+                        w.report(done, &id, d, 200, init_ms, Some("error"), Some("Runtime.Unhandled"));
+                    }
+                    End::TimeoutNew => w.report(done, &id, d, 190, init_ms, Some("timeout"), None),
+                    End::TimeoutOldBefore | End::TimeoutOldAfter => {
+                        let line = format!(
+                            "{} {id} Task timed out after {timeout_s}.00 seconds\n",
+                            Writer::iso(done)
+                        );
+                        if end == End::TimeoutOldBefore {
+                            w.push(done, line);
+                            w.report(done + 1, &id, d, 190, init_ms, None, None);
+                        } else if w.style == Style::NodeJson {
+                            // The JSON format always names the status.
+                            w.report(done, &id, d, 190, init_ms, Some("timeout"), None);
+                            w.push(done + 1, line);
+                        } else {
+                            w.report(done, &id, d, 190, init_ms, None, None);
+                            w.push(done + 1, line);
+                        }
+                    }
+                    End::OutOfMemory => {
+                        w.push(done - 3, "fatal error: runtime: out of memory\n".into());
+                        w.report(done, &id, d, 512, init_ms, Some("error"), Some("Runtime.OutOfMemory"));
+                    }
+                }
+                cold = end != End::Success && end != End::Error;
+                t = done + w.rng.range(20, 4_000);
+            }
+            let events = w.events;
+            streams.push(Stream {
+                log_group: format!("/aws/lambda/{name}"),
+                log_stream: format!("2026/11/29/[$LATEST]{seed:032x}"),
+                events,
+            });
+        }
+    }
+    Fleet {
+        streams,
+        config,
+        invocations,
+    }
+}
+
+/// One batch as CloudWatch Logs delivers it: a stream's consecutive events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// Which stream.
+    pub stream: usize,
+    /// Its events `from..to`.
+    pub from: usize,
+    /// End (exclusive).
+    pub to: usize,
+}
+
+/// Cuts each stream the way CloudWatch Logs flushes a busy one: a batch every 2 to 10 seconds
+/// of log time (and at most 200 events).
+pub fn cut_by_time(streams: &[Stream], rng: &mut Rng) -> Vec<Cut> {
+    let mut cuts = Vec::new();
+    for (s, stream) in streams.iter().enumerate() {
+        let mut from = 0;
+        while from < stream.events.len() {
+            let limit = stream.events[from].timestamp_ms + rng.range(2_000, 10_000);
+            let mut to = from + 1;
+            while to < stream.events.len() && stream.events[to].timestamp_ms < limit && to - from < 200 {
+                to += 1;
+            }
+            cuts.push(Cut { stream: s, from, to });
+            from = to;
+        }
+    }
+    cuts
+}
+
+/// The decoded `DATA_MESSAGE` of a batch.
+pub fn data_message(stream: &Stream, from: usize, to: usize) -> Value {
+    let events: Vec<Value> = stream.events[from..to]
+        .iter()
+        .map(|e| json!({"id": e.id, "timestamp": e.timestamp_ms, "message": e.message}))
+        .collect();
+    json!({
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": stream.log_group,
+        "logStream": stream.log_stream,
+        "subscriptionFilters": ["lambda-watchdog"],
+        "logEvents": events,
+    })
+}
+
+/// Per (function, minute, metric), the net count in `documents` (EMF lines with a
+/// `FunctionName`); cells that net to zero are left out.
+pub fn sums(documents: &[String]) -> std::collections::BTreeMap<(String, i64, String), i64> {
+    let mut all = std::collections::BTreeMap::new();
+    for doc in documents {
+        let Ok(value) = serde_json::from_str::<Value>(doc) else {
+            continue;
+        };
+        let Some(function) = value.get("FunctionName").and_then(Value::as_str) else {
+            continue;
+        };
+        let minute = value["_aws"]["Timestamp"].as_i64().unwrap_or(0);
+        let Some(directives) = value["_aws"]["CloudWatchMetrics"].as_array() else {
+            continue;
+        };
+        // Every directive names the same metrics under other dimensions: count each once.
+        let names: std::collections::BTreeSet<&str> = directives
+            .iter()
+            .flat_map(|d| d["Metrics"].as_array().into_iter().flatten())
+            .filter_map(|m| m["Name"].as_str())
+            .collect();
+        for name in names {
+            if let Some(n) = value.get(name).and_then(Value::as_i64) {
+                *all.entry((function.to_string(), minute, name.to_string())).or_insert(0) += n;
+            }
+        }
+    }
+    all.retain(|_, n| *n != 0);
+    all
+}
