@@ -122,6 +122,13 @@ class ModeSwitches(unittest.TestCase):
             names = {name for g, name in direct.values() if g == group} | {name for g, name in stream.values() if g == group}
             self.assertEqual(len(names), 2, f"{group} gets {names}")
 
+    def test_kinesis_mode_keeps_each_log_stream_on_one_shard_in_order(self):
+        # The processor counts a stream exactly only when one container sees its batches in order.
+        filters = Stack(SubscriptionMode="Kinesis", LogGroupNames=FLEET).of_type("AWS::Logs::SubscriptionFilter")
+        self.assertEqual(len(filters), len(FLEET))
+        for logical_id, props in filters.items():
+            self.assertEqual(props["Distribution"], "ByLogStream", logical_id)
+
     def test_account_policy_mode_creates_no_group_filters(self):
         stack = Stack(SubscriptionMode="AccountPolicy", LogGroupNames=FLEET)
         self.assertEqual(stack.filters(), {})
