@@ -565,7 +565,7 @@ fn top_level<'a>(line: &'a str, out: &mut TopLevel<'a>) -> Option<()> {
     walk_object(line, 0, |key, start, key_start| {
         // A platform record is read where it stands, so its bytes are walked once.
         let end = match key {
-            "record" if line.as_bytes()[start] == b'{' => {
+            "record" if line.as_bytes().get(start) == Some(&b'{') => {
                 let (record, end) = PlatformRecord::read_at(line, start)?;
                 out.record = RecordMember::Object(record);
                 end
@@ -772,7 +772,7 @@ impl<'a> PlatformRecord<'a> {
         let b = text.as_bytes();
         let mut record = PlatformRecord::default();
         let end = walk_object(text, from, |key, start, _| {
-            if key == "metrics" && b[start] == b'{' {
+            if key == "metrics" && b.get(start) == Some(&b'{') {
                 let m = &mut record.metrics;
                 let numbers = walk_object(text, start, |key, start, _| {
                     let end = value_end(b, start)?;
@@ -1343,6 +1343,28 @@ mod tests {
         // An application line may have a member called record.
         let a = app(r#"{"level":"ERROR","record":{"id":7},"message":"Too many connections"}"#);
         assert!(a.is_error() && a.signals.has(Signal::TooManyConnections));
+    }
+
+    /// Issue 12: an application that logged `{ "record":` crashed the processor, which indexed
+    /// the byte after the colon.
+    #[test]
+    fn json_cut_off_right_after_a_member_colon_is_an_app_line_not_a_panic() {
+        let cases = [
+            r#"{ "record":"#,
+            r#"{"record":"#,
+            r#"{"record": "#,
+            r#"{"type":"platform.report","record":"#,
+            r#"{"type":"platform.report","record":{"metrics":"#,
+            r#"{"type":"platform.report","record":{"metrics": "#,
+            r#"{"type":"platform.report","record":{"requestId":"r-1","metrics":"#,
+            r#"{"level":"#,
+            r#"{"a":"#,
+        ];
+        for line in cases {
+            let a = app(line);
+            assert_eq!(a.level, None, "{line}");
+            assert_eq!(a.request_id, None, "{line}");
+        }
     }
 
     #[test]

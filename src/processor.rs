@@ -679,7 +679,10 @@ impl Processor {
             acc.telemetry.add(ProcessorMetric::BatchesExcluded, 1);
             return;
         }
-        if !self.batches.insert_absent(batch_fingerprint(message), ()) {
+        // Remembered only once the batch has been processed (at the end), so that a delivery
+        // whose processing failed is processed again when Lambda retries it.
+        let fingerprint = batch_fingerprint(message);
+        if self.batches.get(&fingerprint).is_some() {
             debug!(
                 log_group = group,
                 log_stream = message.log_stream.as_ref(),
@@ -824,6 +827,7 @@ impl Processor {
             self.finalize(&id, latest, inv, message, &batch, acc);
         }
         self.streams.insert(stream_key, stream);
+        self.batches.insert(fingerprint, ());
     }
 
     /// Which of the `open` rules (bit `i` is rule `i`) match `line`. Plain phrases are searched

@@ -291,6 +291,24 @@ fn a_batch_delivered_twice_is_counted_once() {
     assert!(again.invocations.is_empty());
 }
 
+/// Issue 12: an application line cut off after `"record":` panicked the parser, which lost the
+/// whole batch (and, with the fingerprint recorded first, skipped its retry).
+#[test]
+fn a_batch_with_json_cut_off_after_a_member_colon_still_counts_its_timeout() {
+    let mut p = processor("");
+    let lines = [
+        start(A),
+        r#"{ "record":"#.to_string(),
+        r#"{"type":"platform.report","record":{"metrics":"#.to_string(),
+        report(A, 3000.0, "Status: timeout"),
+    ];
+    let outcome = p.handle_event(&direct_event(&batch("f", &lines)));
+    assert_eq!(total(&outcome, "f", "Timeouts"), 1.0);
+    assert_eq!(processor_total(&outcome, "EventsProcessed"), 4);
+    let again = p.handle_event(&direct_event(&batch("f", &lines)));
+    assert_eq!(processor_total(&again, "DuplicateBatches"), 1);
+}
+
 #[test]
 fn a_timeout_line_in_the_next_batch_makes_the_latest_invocation_a_timeout_once() {
     let mut p = processor("");
