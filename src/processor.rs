@@ -703,12 +703,12 @@ impl Processor {
 
         let mut slots = Slots::for_events(message.log_events.len());
         for (i, event) in message.log_events.iter().enumerate() {
-            let minute = event.timestamp - event.timestamp.rem_euclid(60_000);
-            if minute < now - emf::MAX_AGE_MS + 60_000 {
+            let minute = minute_start(event.timestamp);
+            if minute < now.saturating_sub(emf::MAX_AGE_MS - 60_000) {
                 acc.telemetry.add(ProcessorMetric::EventsTooOld, 1);
                 continue;
             }
-            if event.timestamp > now + emf::MAX_AHEAD_MS {
+            if event.timestamp > now.saturating_add(emf::MAX_AHEAD_MS) {
                 acc.telemetry.add(ProcessorMetric::EventsTooNew, 1);
                 continue;
             }
@@ -923,7 +923,7 @@ impl Processor {
         let new_rules = inv.rules.iter().filter(|(r, _)| new_rule_bits & (1 << r) != 0);
 
         let timestamp_ms = inv.report_ms.or(inv.timestamp_ms).unwrap_or(0);
-        let minute = timestamp_ms - timestamp_ms.rem_euclid(60_000);
+        let minute = minute_start(timestamp_ms);
         let b = bucket(acc, &batch.function, minute, settings);
         for metric in new.metrics() {
             b.counts[metric.count_index().unwrap_or(0)] += 1;
@@ -1140,6 +1140,12 @@ fn batch_fingerprint(message: &DataMessage<'_>) -> u64 {
         events.len(),
         ends,
     ))
+}
+
+/// The start of the minute `ms` falls in. Saturates at `i64::MIN` (any event timestamp is
+/// input, and the minute before the first whole minute of `i64` cannot be written).
+pub fn minute_start(ms: i64) -> i64 {
+    ms.saturating_sub(ms.rem_euclid(60_000))
 }
 
 /// Cuts `s` to at most `max` bytes at a character boundary, marking the cut with `…`.

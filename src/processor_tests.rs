@@ -527,3 +527,70 @@ fn request_ids_are_equal_only_when_every_byte_is() {
     assert!(same_id("init", "init"));
     assert!(!same_id("init", "inix"));
 }
+
+/// Issue 12: the minute rounding and the EMF window overflowed on extreme event timestamps.
+#[test]
+fn extreme_event_timestamps_are_counted_as_outside_the_window_or_processed_never_a_panic() {
+    let extremes = [i64::MIN, i64::MIN + 1, -60_001, -1, 0, i64::MAX - 1, i64::MAX];
+    let clocks = [
+        Clock::Fixed(T0),
+        Clock::Fixed(i64::MIN),
+        Clock::Fixed(i64::MAX),
+        Clock::FollowLogs,
+    ];
+    for clock in clocks {
+        for &ts in &extremes {
+            let message = data_message(
+                "/aws/lambda/f",
+                STREAM,
+                &[
+                    (ts, &start(A)),
+                    (ts, "2026/11/29 10:00:05 ERROR pq: sorry, too many clients already"),
+                    (ts, &report(A, 3000.0, "Status: timeout")),
+                ],
+            );
+            let mut p = Processor::new(Config::default(), clock, None, "lambda-watchdog");
+            let outcome = p.handle_event(&direct_event(&message));
+            let (processed, too_old, too_new) = (
+                processor_total(&outcome, "EventsProcessed"),
+                processor_total(&outcome, "EventsTooOld"),
+                processor_total(&outcome, "EventsTooNew"),
+            );
+            assert_eq!(
+                processed + too_old + too_new,
+                3,
+                "{clock:?} at {ts}: every event is accounted for"
+            );
+            for document in &outcome.documents {
+                crate::emf::check_document(document).unwrap_or_else(|why| panic!("{clock:?} at {ts}: {why}"));
+            }
+            if processed == 3 {
+                assert_eq!(total(&outcome, "f", "Timeouts"), 1.0, "{clock:?} at {ts}");
+            }
+        }
+    }
+    // Following the logs, the newest event is "now": even at the ends of time it is processed.
+    let mut p = Processor::new(Config::default(), Clock::FollowLogs, None, "lambda-watchdog");
+    let at_the_end = data_message(
+        "/aws/lambda/f",
+        STREAM,
+        &[(i64::MAX, &report(A, 3000.0, "Status: timeout"))],
+    );
+    assert_eq!(total(&p.handle_event(&direct_event(&at_the_end)), "f", "Timeouts"), 1.0);
+}
+
+#[test]
+fn minutes_start_on_the_minute_and_saturate_at_the_ends_of_time() {
+    let cases = [
+        (0, 0),
+        (59_999, 0),
+        (60_000, 60_000),
+        (-1, -60_000),
+        (T0 + 59_999, T0),
+        (i64::MAX, i64::MAX - i64::MAX.rem_euclid(60_000)),
+        (i64::MIN, i64::MIN),
+    ];
+    for (ms, minute) in cases {
+        assert_eq!(minute_start(ms), minute, "{ms}");
+    }
+}
