@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 
 use crate::bounded::BoundedMap;
 use crate::config::{Config, FunctionSettings};
-use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_message};
+use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_message_counted};
 use crate::emf::{self, Entry, EntryValue, Target};
 use crate::metrics::{Metric, ProcessorMetric, Unit};
 use crate::parse::{AppLine, Line, Report, Status, parse};
@@ -644,8 +644,20 @@ impl Processor {
             Ok(bytes) => bytes,
             Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), sequence_number, acc),
         };
-        match parse_message(&bytes) {
-            Ok(message) => self.process_message(&message, acc),
+        match parse_message_counted(&bytes) {
+            Ok((message, repaired)) => {
+                if repaired > 0 {
+                    warn!(
+                        log_group = message.log_group.as_ref(),
+                        log_stream = message.log_stream.as_ref(),
+                        kinesis_sequence_number = sequence_number,
+                        messages = repaired,
+                        "Decoded log messages that are not UTF-8 lossily (U+FFFD in place of each bad byte)."
+                    );
+                    acc.telemetry.add(ProcessorMetric::MessagesRepaired, repaired as u64);
+                }
+                self.process_message(&message, acc)
+            }
             Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), sequence_number, acc),
         }
     }

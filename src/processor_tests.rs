@@ -594,3 +594,24 @@ fn minutes_start_on_the_minute_and_saturate_at_the_ends_of_time() {
         assert_eq!(minute_start(ms), minute, "{ms}");
     }
 }
+
+/// Issue 12: one message with a lone surrogate escape or raw non-UTF-8 bytes made its whole
+/// batch undecodable, and the timeout beside it was lost.
+#[test]
+fn a_message_that_is_not_utf8_is_repaired_and_counted_and_its_batch_still_counts() {
+    for bad in [&br"x \udcff y"[..], b"x \xff\xfe y"] {
+        let mut json = serde_json::to_vec(&batch(
+            "f",
+            &[start(A), "PLACEHOLDER".into(), report(A, 3000.0, "Status: timeout")],
+        ))
+        .unwrap();
+        let at = json.windows(11).position(|w| w == b"PLACEHOLDER").unwrap();
+        json.splice(at..at + 11, bad.iter().copied());
+        let event = json!({"awslogs": {"data": crate::testing::encode_batch(&json)}});
+        let outcome = processor("").handle_event(&event);
+        assert_eq!(total(&outcome, "f", "Timeouts"), 1.0, "{bad:?}");
+        assert_eq!(processor_total(&outcome, "MessagesRepaired"), 1, "{bad:?}");
+        assert_eq!(processor_total(&outcome, "EventsProcessed"), 3, "{bad:?}");
+        assert_eq!(processor_total(&outcome, "DecodeFailures"), 0, "{bad:?}");
+    }
+}
