@@ -158,8 +158,144 @@ fn size_hint(compressed: &[u8], cap: usize) -> usize {
 }
 
 /// Parses decoded bytes as a subscription message. Strings borrow from `bytes` where they can.
+/// Damaged strings cost only themselves (see [`parse_message_counted`]).
 pub fn parse_message(bytes: &[u8]) -> Result<DataMessage<'_>, DecodeError> {
-    Ok(serde_json::from_slice(bytes)?)
+    parse_message_counted(bytes).map(|(message, _)| message)
+}
+
+/// Parses decoded bytes as a subscription message, and says how many log events had a message
+/// that is not UTF-8 and was decoded lossily.
+///
+/// CloudWatch Logs sends UTF-8, but replayed dead-letter dumps, hand-made files and other
+/// senders need not: raw non-UTF-8 bytes, or a lone surrogate escape (`"\udcff"`, valid JSON
+/// syntax that no Rust string can hold). A strict parse fails the whole batch on one such
+/// string, so when it fails the batch is parsed again, taking every string as bytes and
+/// replacing what is not UTF-8 with U+FFFD: the damaged message keeps its other characters, the
+/// events beside it are untouched. Batches that are not JSON at all still fail. The strict parse
+/// comes first and borrows its strings, so a clean batch costs what it did.
+pub fn parse_message_counted(bytes: &[u8]) -> Result<(DataMessage<'_>, usize), DecodeError> {
+    match serde_json::from_slice(bytes) {
+        Ok(message) => Ok((message, 0)),
+        Err(strict) => lossy::parse(bytes).ok_or(DecodeError::Json(strict)),
+    }
+}
+
+/// The lossy second parse of [`parse_message_counted`].
+mod lossy {
+    use std::borrow::Cow;
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error, Visitor};
+
+    use crate::wire::{DataMessage, LogEvent};
+
+    /// A string read as bytes, whatever they are; `repaired` when they were not UTF-8.
+    #[derive(Default)]
+    struct Lossy<'a> {
+        text: Cow<'a, str>,
+        repaired: bool,
+    }
+
+    impl<'de: 'a, 'a> Deserialize<'de> for Lossy<'a> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_bytes(LossyVisitor(PhantomData))
+        }
+    }
+
+    struct LossyVisitor<'a>(PhantomData<&'a ()>);
+
+    impl<'de: 'a, 'a> Visitor<'de> for LossyVisitor<'a> {
+        type Value = Lossy<'a>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_borrowed_bytes<E: Error>(self, v: &'de [u8]) -> Result<Lossy<'a>, E> {
+            let text = String::from_utf8_lossy(v);
+            let repaired = matches!(text, Cow::Owned(_));
+            Ok(Lossy { text, repaired })
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Lossy<'a>, E> {
+            let text = String::from_utf8_lossy(v);
+            let repaired = matches!(text, Cow::Owned(_));
+            Ok(Lossy {
+                text: Cow::Owned(text.into_owned()),
+                repaired,
+            })
+        }
+
+        fn visit_borrowed_str<E: Error>(self, v: &'de str) -> Result<Lossy<'a>, E> {
+            Ok(Lossy {
+                text: Cow::Borrowed(v),
+                repaired: false,
+            })
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<Lossy<'a>, E> {
+            Ok(Lossy {
+                text: Cow::Owned(v.to_string()),
+                repaired: false,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Message<'a> {
+        #[serde(borrow)]
+        message_type: Lossy<'a>,
+        #[serde(borrow, default)]
+        owner: Lossy<'a>,
+        #[serde(borrow, default)]
+        log_group: Lossy<'a>,
+        #[serde(borrow, default)]
+        log_stream: Lossy<'a>,
+        #[serde(borrow, default)]
+        subscription_filters: Vec<Lossy<'a>>,
+        #[serde(borrow, default)]
+        log_events: Vec<Event<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Event<'a> {
+        #[serde(borrow, default)]
+        id: Lossy<'a>,
+        timestamp: i64,
+        #[serde(borrow)]
+        message: Lossy<'a>,
+    }
+
+    /// The message with every string decoded lossily, and how many events' messages were
+    /// repaired; `None` if the bytes are not a subscription message even so.
+    pub(super) fn parse(bytes: &[u8]) -> Option<(DataMessage<'_>, usize)> {
+        let message: Message<'_> = serde_json::from_slice(bytes).ok()?;
+        let repaired = message.log_events.iter().filter(|e| e.message.repaired).count();
+        let decoded = DataMessage {
+            message_type: message.message_type.text,
+            owner: message.owner.text,
+            log_group: message.log_group.text,
+            log_stream: message.log_stream.text,
+            subscription_filters: message
+                .subscription_filters
+                .into_iter()
+                .map(|f| f.text.into_owned())
+                .collect(),
+            log_events: message
+                .log_events
+                .into_iter()
+                .map(|e| LogEvent {
+                    id: e.id.text,
+                    timestamp: e.timestamp,
+                    message: e.message.text,
+                })
+                .collect(),
+        };
+        Some((decoded, repaired))
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +338,67 @@ mod tests {
         let json = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","policyLevel":"ACCOUNT_LEVEL_POLICY","subscriptionFilters":[],"logEvents":[],"somethingNew":{"a":1}}"#;
         let message = parse_message(json.as_bytes()).unwrap();
         assert_eq!(message.log_group, "g");
+    }
+
+    #[test]
+    fn a_message_that_is_not_utf8_costs_only_itself() {
+        let batch = |bad_message: &[u8]| {
+            let mut json = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/x","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":5,"message":"before"},{"id":"2","timestamp":6,"message":""#.to_vec();
+            json.extend_from_slice(bad_message);
+            json.extend_from_slice(br#""},{"id":"3","timestamp":7,"message":"after \u00e9"}]}"#);
+            json
+        };
+        let cases: [(&str, &[u8], &str, usize); 6] = [
+            ("clean", b"fine", "fine", 0),
+            (
+                "escaped but clean",
+                br"tab\there \ud83d\ude00",
+                "tab\there \u{1f600}",
+                0,
+            ),
+            // A lone surrogate comes through as its three bytes, each replaced.
+            (
+                "a lone trailing surrogate escape",
+                br"x \udcff y",
+                "x \u{fffd}\u{fffd}\u{fffd} y",
+                1,
+            ),
+            (
+                "a lone leading surrogate escape at the end",
+                br"x \ud83d",
+                "x \u{fffd}\u{fffd}\u{fffd}",
+                1,
+            ),
+            (
+                "raw bytes that are not UTF-8",
+                b"x \xff\xfe y",
+                "x \u{fffd}\u{fffd} y",
+                1,
+            ),
+            ("a UTF-8 sequence cut short", b"caf\xc3", "caf\u{fffd}", 1),
+        ];
+        for (case, bad, repaired_text, repaired) in cases {
+            let bytes = batch(bad);
+            let (message, n) = parse_message_counted(&bytes).unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(n, repaired, "{case}");
+            let messages: Vec<&str> = message.log_events.iter().map(|e| e.message.as_ref()).collect();
+            assert_eq!(messages, ["before", repaired_text, "after \u{e9}"], "{case}");
+            assert_eq!(message.log_group, "/aws/lambda/x", "{case}");
+            assert_eq!(message.subscription_filters, ["f"], "{case}");
+        }
+    }
+
+    #[test]
+    fn a_batch_that_is_not_json_still_fails_whole() {
+        let cases: [&[u8]; 3] = [
+            br#"{"messageType":"DATA_MESSAGE","logEvents":[{"timestamp":1,"message":"\x"}]}"#,
+            b"\xff{}",
+            b"[1,2",
+        ];
+        for bytes in cases {
+            let err = parse_message_counted(bytes).map(|(_, n)| n).unwrap_err();
+            assert_eq!(err.kind(), "json", "{bytes:?}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod emf;
+pub mod fuzzing;
 pub mod lambda;
 pub mod logging;
 pub mod metric_filters;

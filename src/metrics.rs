@@ -117,6 +117,9 @@ pub enum ProcessorMetric {
     EventsTooOld,
     /// Log events further in the future than EMF accepts (2 hours).
     EventsTooNew,
+    /// Log events whose message was not UTF-8 (raw bytes, a lone surrogate escape) and was
+    /// decoded lossily, so that its batch could be processed.
+    MessagesRepaired,
     /// Notices handed to SNS.
     NoticesSent,
     /// Notices that SNS did not take; they were written to the log instead.
@@ -125,7 +128,7 @@ pub enum ProcessorMetric {
 
 impl ProcessorMetric {
     /// Every processor metric, in document order.
-    pub const ALL: [ProcessorMetric; 10] = [
+    pub const ALL: [ProcessorMetric; 11] = [
         ProcessorMetric::BatchesProcessed,
         ProcessorMetric::EventsProcessed,
         ProcessorMetric::ControlMessages,
@@ -134,6 +137,7 @@ impl ProcessorMetric {
         ProcessorMetric::DuplicateBatches,
         ProcessorMetric::EventsTooOld,
         ProcessorMetric::EventsTooNew,
+        ProcessorMetric::MessagesRepaired,
         ProcessorMetric::NoticesSent,
         ProcessorMetric::NoticeFailures,
     ];
@@ -149,6 +153,7 @@ impl ProcessorMetric {
             ProcessorMetric::DuplicateBatches => "DuplicateBatches",
             ProcessorMetric::EventsTooOld => "EventsTooOld",
             ProcessorMetric::EventsTooNew => "EventsTooNew",
+            ProcessorMetric::MessagesRepaired => "MessagesRepaired",
             ProcessorMetric::NoticesSent => "NoticesSent",
             ProcessorMetric::NoticeFailures => "NoticeFailures",
         }

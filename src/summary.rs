@@ -227,11 +227,12 @@ impl Summary {
         let t = &self.telemetry;
         let _ = writeln!(
             out,
-            "\nProcessor: {} batches processed, {} events, {} control messages, {} undecodable, {} excluded, {} duplicate deliveries, {} events outside the EMF window; {} EMF documents from {} events; {} notices ({} sent to SNS, {} failed).",
+            "\nProcessor: {} batches processed, {} events, {} control messages, {} undecodable, {} messages repaired (not UTF-8), {} excluded, {} duplicate deliveries, {} events outside the EMF window; {} EMF documents from {} events; {} notices ({} sent to SNS, {} failed).",
             t.get(ProcessorMetric::BatchesProcessed),
             t.get(ProcessorMetric::EventsProcessed),
             t.get(ProcessorMetric::ControlMessages),
             t.get(ProcessorMetric::DecodeFailures),
+            t.get(ProcessorMetric::MessagesRepaired),
             t.get(ProcessorMetric::BatchesExcluded),
             t.get(ProcessorMetric::DuplicateBatches),
             t.get(ProcessorMetric::EventsTooOld) + t.get(ProcessorMetric::EventsTooNew),

@@ -598,6 +598,7 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
         "the samples were moved to the recent past"
     );
     assert_eq!(processor["EventsTooNew"], 0.0);
+    assert_eq!(processor["MessagesRepaired"], 0.0, "the samples are UTF-8");
 
     let delivered = runtime.block_on(fleet.drain());
     check_notices(&fleet.topic_arn, &delivered, processor);

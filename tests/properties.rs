@@ -170,3 +170,111 @@ proptest! {
         }
     }
 }
+
+/// Every log line of the sample events (decoded through the library, as the processor decodes
+/// them), plus a few with characters of two to four bytes, so that cuts fall inside characters.
+fn sample_lines() -> &'static [String] {
+    static LINES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LINES.get_or_init(|| {
+        use lambda_watchdog::decode::{Envelope, parse_message};
+        let mut lines: Vec<String> = Vec::new();
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+        let mut files: Vec<_> = std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.iter().filter(|f| f.extension().is_some_and(|x| x == "json")) {
+            let event: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+            let datas: Vec<&str> = match Envelope::detect(&event) {
+                Envelope::Direct(data) => vec![data],
+                Envelope::Kinesis(items) => items.into_iter().filter_map(|i| i.data.ok()).collect(),
+                _ => vec![],
+            };
+            for data in datas {
+                let Ok(bytes) = decode_payload(data, 1 << 20) else { continue };
+                let Ok(message) = parse_message(&bytes) else { continue };
+                lines.extend(message.log_events.iter().map(|e| e.message.to_string()));
+            }
+        }
+        assert!(lines.len() >= 100, "the samples gave only {} lines", lines.len());
+        lines.extend([
+            "2026-11-29T10:00:01.123Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tERROR\tcaf\u{e9} \u{2603} \u{1f600} too many clients already\n".to_string(),
+            "{\"level\":\"ERROR\",\"message\":\"\u{e9}\u{1f600} Rate exceeded\",\"requestId\":\"b70435cc-261c-4438-b9b6-efe4c8f04b21\"}".to_string(),
+        ]);
+        lines.sort();
+        lines.dedup();
+        lines
+    })
+}
+
+/// Issue 12: the generators above almost never produce truncated JSON, so they never found the
+/// panic on `{ "record":`. Every real line, cut at every byte: no prefix panics the parser or
+/// the processor, a prefix that still holds the whole line parses as the line does, and a JSON
+/// platform line cut before its closing brace is no platform line.
+#[test]
+fn every_sample_line_cut_at_every_byte_parses_without_a_panic() {
+    for line in sample_lines() {
+        // One processor per line: the prefixes of different lines can be the same batch, and a
+        // batch seen before is skipped.
+        let mut p = processor();
+        let whole = parse(line);
+        let complete = line.trim_end().len();
+        let json_platform = line.starts_with('{') && !matches!(whole, lambda_watchdog::parse::Line::App(_));
+        for cut in (0..=line.len()).filter(|&cut| line.is_char_boundary(cut)) {
+            let prefix = &line[..cut];
+            let parsed = parse(prefix);
+            if cut >= complete {
+                assert_eq!(parsed, whole, "{prefix:?} holds the whole line {line:?}");
+            } else if json_platform {
+                assert!(
+                    matches!(parsed, lambda_watchdog::parse::Line::App(_)),
+                    "{prefix:?}, cut from a JSON platform line, parsed as {parsed:?}"
+                );
+            }
+            let message = data_message("/aws/lambda/cut", "s", &[(T0, prefix)]);
+            let outcome = p.handle_event(&message);
+            assert_eq!(processor_counter(&outcome, "EventsProcessed"), 1, "{prefix:?}");
+            for document in &outcome.documents {
+                check_document(document).unwrap_or_else(|why| panic!("{prefix:?}: {why}"));
+            }
+        }
+    }
+}
+
+/// JSON-escapes `bytes` as a string's contents, leaving bytes that are not UTF-8 as they are (as a
+/// non-UTF-8 sender would write them).
+fn json_string_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    for &b in bytes {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0..0x20 => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A real line cut at any byte, inside a character too, sent raw in a batch beside an intact
+    /// line: the cut line is repaired (and counted) only when the cut broke a character, and the
+    /// intact line is processed either way.
+    #[test]
+    fn a_sample_line_cut_inside_a_character_costs_only_itself(pick in any::<prop::sample::Index>(), at in any::<prop::sample::Index>()) {
+        let line = pick.get(sample_lines());
+        let cut = at.index(line.len() + 1);
+        let broken = !line.is_char_boundary(cut);
+        let mut json = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/cut","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"1","timestamp":"#.to_vec();
+        json.extend_from_slice(format!("{T0},\"message\":\"").as_bytes());
+        json.extend_from_slice(&json_string_bytes(&line.as_bytes()[..cut]));
+        json.extend_from_slice(format!("\"}},{{\"id\":\"2\",\"timestamp\":{T0},\"message\":\"REPORT RequestId: b70435cc-261c-4438-b9b6-efe4c8f04b21\\tDuration: 3000.00 ms\\tStatus: timeout\"}}]}}").as_bytes());
+        let outcome = processor().handle_event(&json!({"awslogs": {"data": encode_batch(&json)}}));
+        prop_assert_eq!(processor_counter(&outcome, "DecodeFailures"), 0);
+        prop_assert_eq!(processor_counter(&outcome, "EventsProcessed"), 2);
+        prop_assert_eq!(processor_counter(&outcome, "MessagesRepaired"), u64::from(broken));
+        for document in &outcome.documents {
+            prop_assert!(check_document(document).is_ok(), "{}", document);
+        }
+    }
+}

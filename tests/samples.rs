@@ -51,6 +51,7 @@ fn processor_metrics_match_the_expected_counts() {
         assert_eq!(got[metric], *want as f64, "Processor {metric}");
     }
     assert_eq!(got["BatchesExcluded"], 1.0);
+    assert_eq!(got["MessagesRepaired"], 0.0, "the samples are UTF-8");
 }
 
 #[test]

@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::bounded::BoundedMap;
 use crate::config::Config;
 use crate::metrics::Metric;
-use crate::processor::{InvocationRecord, Timeout, TimeoutSource, truncate};
+use crate::processor::{InvocationRecord, Timeout, TimeoutSource, minute_start, truncate};
 use crate::summary::seconds;
 use advice::{Advice, Direction, Run};
 
@@ -194,7 +194,10 @@ impl Notifier {
                 .alerts
                 .get_or_insert_with((function.to_string(), metric), AlertState::default);
             state.recent.extend(group.iter().map(|r| r.timestamp_ms));
-            while state.recent.front().is_some_and(|&t| t < latest - settings.cooldown_ms)
+            while state
+                .recent
+                .front()
+                .is_some_and(|&t| t < latest.saturating_sub(settings.cooldown_ms))
                 || state.recent.len() > 10_000
             {
                 state.recent.pop_front();
@@ -202,7 +205,7 @@ impl Notifier {
             state.suppressed += group.len() as u64;
             let cooled = state
                 .last_sent_ms
-                .is_none_or(|sent| latest - sent >= settings.cooldown_ms);
+                .is_none_or(|sent| latest.saturating_sub(sent) >= settings.cooldown_ms);
             if !cooled || (state.recent.len() as u64) < threshold {
                 continue;
             }
@@ -239,7 +242,7 @@ impl Notifier {
             .flat_map(|i| group.iter().filter_map(move |r| r.evidence.get(i).map(|e| (r, e))))
             .take(settings.samples)
             .map(|(r, e)| {
-                let minute = e.timestamp_ms - e.timestamp_ms.rem_euclid(60_000);
+                let minute = minute_start(e.timestamp_ms);
                 Sample {
                     timestamp_ms: e.timestamp_ms,
                     log_stream: r.log_stream.to_string(),
@@ -247,7 +250,13 @@ impl Notifier {
                     line: clean(&e.line, MAX_SAMPLE_LINE_BYTES),
                     before: e.before.iter().map(|l| clean(l, MAX_CONTEXT_LINE_BYTES)).collect(),
                     after: e.after.iter().map(|l| clean(l, MAX_CONTEXT_LINE_BYTES)).collect(),
-                    link: links::log_stream(&self.region, &r.log_group, &r.log_stream, minute, minute + 60_000),
+                    link: links::log_stream(
+                        &self.region,
+                        &r.log_group,
+                        &r.log_stream,
+                        minute,
+                        minute.saturating_add(60_000),
+                    ),
                 }
             })
             .collect();
@@ -282,8 +291,8 @@ impl Notifier {
             &self.region,
             &log_group,
             &insights_query(metric),
-            first - first.rem_euclid(60_000) - 60_000,
-            last - last.rem_euclid(60_000) + 120_000,
+            minute_start(first).saturating_sub(60_000),
+            minute_start(last).saturating_add(120_000),
         ));
         Notice {
             kind: Kind::Alert,
@@ -340,13 +349,13 @@ impl Notifier {
             let latest = runs.iter().map(|r| r.timestamp_ms).max().unwrap_or(0);
             let recent: Vec<Run> = runs
                 .iter()
-                .filter(|r| r.timestamp_ms >= latest - settings.window_ms)
+                .filter(|r| r.timestamp_ms >= latest.saturating_sub(settings.window_ms))
                 .copied()
                 .collect();
             if self
                 .advised
                 .get(function)
-                .is_some_and(|&at| latest - at < settings.cooldown_ms)
+                .is_some_and(|&at| latest.saturating_sub(at) < settings.cooldown_ms)
             {
                 continue;
             }

@@ -50,7 +50,7 @@ use tracing::{debug, warn};
 
 use crate::bounded::BoundedMap;
 use crate::config::{Config, FunctionSettings};
-use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_message};
+use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_message_counted};
 use crate::emf::{self, Entry, EntryValue, Target};
 use crate::metrics::{Metric, ProcessorMetric, Unit};
 use crate::parse::{Line, Status, parse};
@@ -107,9 +107,10 @@ pub fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The start of the minute `ms` falls in.
-fn minute_of(ms: i64) -> i64 {
-    ms - ms.rem_euclid(60_000)
+/// The start of the minute `ms` falls in. Saturates at `i64::MIN` (any event timestamp is
+/// input, and the minute before the first whole minute of `i64` cannot be written).
+pub fn minute_start(ms: i64) -> i64 {
+    ms.saturating_sub(ms.rem_euclid(60_000))
 }
 
 #[derive(Debug, Default)]
@@ -359,8 +360,20 @@ impl Processor {
             Ok(bytes) => bytes,
             Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), sequence_number, acc),
         };
-        match parse_message(&bytes) {
-            Ok(message) => self.process_message(&message, acc),
+        match parse_message_counted(&bytes) {
+            Ok((message, repaired)) => {
+                if repaired > 0 {
+                    warn!(
+                        log_group = message.log_group.as_ref(),
+                        log_stream = message.log_stream.as_ref(),
+                        kinesis_sequence_number = sequence_number,
+                        messages = repaired,
+                        "Decoded log messages that are not UTF-8 lossily (U+FFFD in place of each bad byte)."
+                    );
+                    acc.telemetry.add(ProcessorMetric::MessagesRepaired, repaired as u64);
+                }
+                self.process_message(&message, acc)
+            }
             Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), sequence_number, acc),
         }
     }
@@ -427,10 +440,10 @@ impl Processor {
         let mut last_boundary: Option<(usize, Option<&str>)> = None;
         let mut running_at_start: Option<&str> = None;
         let mut init_failures: SmallVec<[usize; 1]> = SmallVec::new();
-        let oldest_minute = now.saturating_sub(emf::MAX_AGE_MS).saturating_add(60_000);
+        let oldest_minute = now.saturating_sub(emf::MAX_AGE_MS - 60_000);
         for (i, event) in events.iter().enumerate() {
             let ts = event.timestamp;
-            if minute_of(ts) < oldest_minute {
+            if minute_start(ts) < oldest_minute {
                 acc.telemetry.add(ProcessorMetric::EventsTooOld, 1);
                 continue;
             }
@@ -807,7 +820,7 @@ impl Processor {
                 }
             }
         }
-        let minute = minute_of(filed_at);
+        let minute = minute_start(filed_at);
         let mut before = t.emitted;
         if before.minute.is_some_and(|m| m != minute) {
             // Counted at its first line's minute before its REPORT came: moved to the REPORT's.
@@ -1028,7 +1041,7 @@ fn emit(
         .filter(|_| facts.flags & flag::REPORTED != 0)
         .or(facts.first_ms)
         .unwrap_or(0);
-    let b = acc.bucket(&names.function, minute_of(timestamp_ms), settings);
+    let b = acc.bucket(&names.function, minute_start(timestamp_ms), settings);
     for metric in added.metrics() {
         b.counts[metric.count_index().unwrap_or(0)] += 1;
     }

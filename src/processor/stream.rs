@@ -325,11 +325,12 @@ mod tests {
     #[test]
     fn a_stream_remembers_a_bounded_number_of_batches() {
         let mut s = StreamState::default();
-        for t in 0..10 {
+        let n = MAX_SEGMENTS as i64 + 6;
+        for t in 0..n {
             s.insert(marks(t * 10, Some((t * 10, Boundary::Start(t as u64))), None), None);
         }
         assert_eq!(s.segments.len(), MAX_SEGMENTS);
-        assert_eq!(s.owner_at(pos(95)), Owner::Invocation(9));
+        assert_eq!(s.owner_at(pos(n * 10 - 5)), Owner::Invocation(n as u64 - 1));
     }
 
     #[test]
@@ -337,7 +338,7 @@ mod tests {
         // One long invocation cut into many batches, each with a head whose owner is a guess.
         let mut s = StreamState::default();
         s.insert(marks(0, Some((0, Boundary::Start(1))), None), None);
-        for t in 1..10 {
+        for t in 1..(MAX_SEGMENTS as i64 * 2) {
             let owner = s.owner_at(pos(t * 10));
             assert_eq!(owner, Owner::Invocation(1), "batch {t}");
             s.insert(marks(t * 10, None, None), orphan(owner));

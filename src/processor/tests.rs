@@ -330,6 +330,24 @@ fn a_batch_delivered_twice_is_counted_once() {
     assert!(again.invocations.is_empty());
 }
 
+/// Issue 12: an application line cut off after `"record":` panicked the parser, which lost the
+/// whole batch (and, with the fingerprint recorded first, skipped its retry).
+#[test]
+fn a_batch_with_json_cut_off_after_a_member_colon_still_counts_its_timeout() {
+    let mut p = processor("");
+    let lines = [
+        start(A),
+        r#"{ "record":"#.to_string(),
+        r#"{"type":"platform.report","record":{"metrics":"#.to_string(),
+        report(A, 3000.0, "Status: timeout"),
+    ];
+    let outcome = p.handle_event(&direct_event(&batch("f", &lines)));
+    assert_eq!(total(&outcome, "f", "Timeouts"), 1.0);
+    assert_eq!(processor_total(&outcome, "EventsProcessed"), 4);
+    let again = p.handle_event(&direct_event(&batch("f", &lines)));
+    assert_eq!(processor_total(&again, "DuplicateBatches"), 1);
+}
+
 #[test]
 fn a_timeout_line_in_the_next_batch_makes_the_latest_invocation_a_timeout_once() {
     let mut p = processor("");
@@ -828,4 +846,92 @@ fn an_invocation_that_never_reports_is_counted_at_its_first_line_once_past_its_t
     assert_eq!(total(&later, "f", "Errors"), 1.0);
     let doc: Value = serde_json::from_str(&later.documents[0]).unwrap();
     assert_eq!(doc["_aws"]["Timestamp"], T0, "filed at its first line's minute");
+}
+
+/// Issue 12: the minute rounding and the EMF window overflowed on extreme event timestamps.
+#[test]
+fn extreme_event_timestamps_are_counted_as_outside_the_window_or_processed_never_a_panic() {
+    let extremes = [i64::MIN, i64::MIN + 1, -60_001, -1, 0, i64::MAX - 1, i64::MAX];
+    let clocks = [
+        Clock::Fixed(T0),
+        Clock::Fixed(i64::MIN),
+        Clock::Fixed(i64::MAX),
+        Clock::FollowLogs,
+    ];
+    for clock in clocks {
+        for &ts in &extremes {
+            let message = data_message(
+                "/aws/lambda/f",
+                STREAM,
+                &[
+                    (ts, &start(A)),
+                    (ts, "2026/11/29 10:00:05 ERROR pq: sorry, too many clients already"),
+                    (ts, &report(A, 3000.0, "Status: timeout")),
+                ],
+            );
+            let mut p = Processor::new(Config::default(), clock, None, "lambda-watchdog");
+            let outcome = p.handle_event(&direct_event(&message));
+            let (processed, too_old, too_new) = (
+                processor_total(&outcome, "EventsProcessed"),
+                processor_total(&outcome, "EventsTooOld"),
+                processor_total(&outcome, "EventsTooNew"),
+            );
+            assert_eq!(
+                processed + too_old + too_new,
+                3,
+                "{clock:?} at {ts}: every event is accounted for"
+            );
+            for document in &outcome.documents {
+                crate::emf::check_document(document).unwrap_or_else(|why| panic!("{clock:?} at {ts}: {why}"));
+            }
+            if processed == 3 {
+                assert_eq!(total(&outcome, "f", "Timeouts"), 1.0, "{clock:?} at {ts}");
+            }
+        }
+    }
+    // Following the logs, the newest event is "now": even at the ends of time it is processed.
+    let mut p = Processor::new(Config::default(), Clock::FollowLogs, None, "lambda-watchdog");
+    let at_the_end = data_message(
+        "/aws/lambda/f",
+        STREAM,
+        &[(i64::MAX, &report(A, 3000.0, "Status: timeout"))],
+    );
+    assert_eq!(total(&p.handle_event(&direct_event(&at_the_end)), "f", "Timeouts"), 1.0);
+}
+
+#[test]
+fn minutes_start_on_the_minute_and_saturate_at_the_ends_of_time() {
+    let cases = [
+        (0, 0),
+        (59_999, 0),
+        (60_000, 60_000),
+        (-1, -60_000),
+        (T0 + 59_999, T0),
+        (i64::MAX, i64::MAX - i64::MAX.rem_euclid(60_000)),
+        (i64::MIN, i64::MIN),
+    ];
+    for (ms, minute) in cases {
+        assert_eq!(minute_start(ms), minute, "{ms}");
+    }
+}
+
+/// Issue 12: one message with a lone surrogate escape or raw non-UTF-8 bytes made its whole
+/// batch undecodable, and the timeout beside it was lost.
+#[test]
+fn a_message_that_is_not_utf8_is_repaired_and_counted_and_its_batch_still_counts() {
+    for bad in [&br"x \udcff y"[..], b"x \xff\xfe y"] {
+        let mut json = serde_json::to_vec(&batch(
+            "f",
+            &[start(A), "PLACEHOLDER".into(), report(A, 3000.0, "Status: timeout")],
+        ))
+        .unwrap();
+        let at = json.windows(11).position(|w| w == b"PLACEHOLDER").unwrap();
+        json.splice(at..at + 11, bad.iter().copied());
+        let event = json!({"awslogs": {"data": crate::testing::encode_batch(&json)}});
+        let outcome = processor("").handle_event(&event);
+        assert_eq!(total(&outcome, "f", "Timeouts"), 1.0, "{bad:?}");
+        assert_eq!(processor_total(&outcome, "MessagesRepaired"), 1, "{bad:?}");
+        assert_eq!(processor_total(&outcome, "EventsProcessed"), 3, "{bad:?}");
+        assert_eq!(processor_total(&outcome, "DecodeFailures"), 0, "{bad:?}");
+    }
 }

@@ -1,0 +1,5 @@
+//! Fuzz target `event`: see `lambda_watchdog::fuzzing::event`, which `tests/fuzz_corpus.rs` also
+//! runs over the committed corpus.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lambda_watchdog::fuzzing::event(data));

@@ -1,0 +1,5 @@
+//! Fuzz target `line`: see `lambda_watchdog::fuzzing::line`, which `tests/fuzz_corpus.rs` also
+//! runs over the committed corpus.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lambda_watchdog::fuzzing::line(data));
