@@ -25,12 +25,14 @@ use crate::signals::Signal;
 use crate::wire::DataMessage;
 use smallvec::SmallVec;
 
-const MAX_STREAMS: usize = 20_000;
+/// Log streams whose running invocation is remembered.
+pub const MAX_STREAMS: usize = 20_000;
 /// Invocations that can go on in a later batch: a few per log stream.
-const MAX_COUNTED: usize = 60_000;
+pub const MAX_COUNTED: usize = 60_000;
 /// Batches remembered to skip a delivery that comes again.
-const MAX_BATCHES: usize = 100_000;
-const MAX_FUNCTIONS: usize = 10_000;
+pub const MAX_BATCHES: usize = 100_000;
+/// Functions whose settings and learned timeout are remembered.
+pub const MAX_FUNCTIONS: usize = 10_000;
 const MAX_EVIDENCE_PER_INVOCATION: usize = 3;
 const EVIDENCE_CONTEXT_LINES: usize = 2;
 /// Longest line kept as evidence, bytes; the rest is cut at a character boundary.
@@ -161,6 +163,9 @@ pub struct InvocationRecord {
     pub error_type: Option<String>,
     /// Custom rules newly counted: (metric, value).
     pub rules: SmallVec<[(Arc<str>, Option<f64>); 2]>,
+    /// Whether the config makes its function a chunked worker (chunk-size advice applies).
+    #[serde(skip)]
+    pub chunked: bool,
     /// Lines that show what went wrong.
     pub evidence: Vec<Evidence>,
 }
@@ -224,7 +229,7 @@ struct Bucket {
     values: [Vec<f64>; Metric::VALUES.len()],
     rule_counts: BTreeMap<usize, u64>,
     rule_values: BTreeMap<usize, Vec<f64>>,
-    applicable_rules: Vec<usize>,
+    applicable_rules: u64,
 }
 
 #[derive(Default)]
@@ -599,10 +604,11 @@ impl Processor {
                 Shape::Direct
             }
             Envelope::Kinesis(items) => {
-                for item in items {
+                for (index, item) in items.into_iter().enumerate() {
+                    let record = Some((index, item.sequence_number));
                     match item.data {
-                        Ok(data) => self.process_encoded(data, item.sequence_number, &mut acc),
-                        Err(err) => self.decode_failed(&err, None, item.sequence_number, &mut acc),
+                        Ok(data) => self.process_encoded(data, record, &mut acc),
+                        Err(err) => self.decode_failed(&err, None, record, &mut acc),
                     }
                 }
                 Shape::Kinesis
@@ -633,20 +639,21 @@ impl Processor {
         self.finish(Shape::Decoded, acc)
     }
 
-    fn process_encoded(&mut self, data: &str, sequence_number: Option<&str>, acc: &mut Accumulator) {
+    /// `kinesis`: the record's index in its Kinesis event and its sequence number, to name it.
+    fn process_encoded(&mut self, data: &str, kinesis: Option<(usize, Option<&str>)>, acc: &mut Accumulator) {
         // At each step that fails, the log group is looked for in what there is, so the log names
         // the sender even when it skipped a step of the encoding.
         let compressed = match decode_base64(data) {
             Ok(bytes) => bytes,
-            Err(err) => return self.decode_failed(&err, sniff_log_group(data.as_bytes()), sequence_number, acc),
+            Err(err) => return self.decode_failed(&err, sniff_log_group(data.as_bytes()), kinesis, acc),
         };
         let bytes = match gunzip_capped(&compressed, self.config.max_decoded_bytes) {
             Ok(bytes) => bytes,
-            Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), sequence_number, acc),
+            Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), kinesis, acc),
         };
         match parse_message(&bytes) {
             Ok(message) => self.process_message(&message, acc),
-            Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), sequence_number, acc),
+            Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), kinesis, acc),
         }
     }
 
@@ -654,12 +661,13 @@ impl Processor {
         &self,
         err: &DecodeError,
         log_group: Option<&str>,
-        sequence_number: Option<&str>,
+        kinesis: Option<(usize, Option<&str>)>,
         acc: &mut Accumulator,
     ) {
         warn!(
             log_group = log_group.unwrap_or("unknown"),
-            kinesis_sequence_number = sequence_number,
+            kinesis_record = kinesis.map(|(index, _)| index),
+            kinesis_sequence_number = kinesis.and_then(|(_, sequence)| sequence),
             kind = err.kind(),
             error = %err,
             "Skipped a batch that could not be decoded."
@@ -753,7 +761,7 @@ impl Processor {
                 }
                 Line::App(app) => {
                     let flags = app_flags(&app);
-                    let has_rules = !settings.rules.is_empty();
+                    let has_rules = settings.rule_bits() != 0;
                     if flags == 0 && app.chunk_size.is_none() && !has_rules {
                         continue;
                     }
@@ -769,7 +777,7 @@ impl Processor {
                         (None, None) => slots.find(Owner::Init),
                     };
                     let seen = existing.map_or(0, |s| slots.invocations[s].1.rule_bits());
-                    let matched = self.matching_rules(&settings, settings.rule_bits() & !seen, &event.message);
+                    let matched = self.matching_rules(settings.rule_bits() & !seen, &event.message);
                     if flags == 0 && matched == 0 && app.chunk_size.is_none() {
                         continue;
                     }
@@ -826,16 +834,13 @@ impl Processor {
         self.streams.insert(stream_key, stream);
     }
 
-    /// Which of the `open` rules (bit `i` is rule `i`) match `line`. Plain phrases are searched
-    /// one by one; regexes go through the function's set first, which rules most lines out in
-    /// one pass.
-    fn matching_rules(&self, settings: &FunctionSettings, open: u64, line: &str) -> u64 {
-        if open == 0 || !(settings.all_literal || settings.rule_set.as_ref().is_some_and(|set| set.is_match(line))) {
+    /// Which of the `open` rules (bit `i` is rule `i`) match `line`, all checked in one pass
+    /// of the patterns the config compiled at load.
+    fn matching_rules(&self, open: u64, line: &str) -> u64 {
+        if open == 0 {
             return 0;
         }
-        bits(open)
-            .filter(|&r| self.config.rules[r].matches(line))
-            .fold(0, |found, r| found | 1 << r)
+        self.config.rule_matcher().matching(&self.config.rules, open, line)
     }
 
     /// Counts what `inv` newly showed and files its record. `latest`: it is the last invocation
@@ -963,6 +968,7 @@ impl Processor {
             timeout,
             chunk_size: inv.chunk_size,
             error_type: inv.error_type.take(),
+            chunked: settings.chunked,
             rules: new_rules
                 .map(|&(r, v)| (self.config.rules[r].metric.clone(), v))
                 .collect(),
@@ -1016,7 +1022,7 @@ impl Processor {
                     });
                 }
             }
-            for &rule in &b.applicable_rules {
+            for rule in bits(b.applicable_rules) {
                 let r = &self.config.rules[rule];
                 if r.value.is_some() {
                     if let Some(values) = b.rule_values.get(&rule) {
@@ -1063,7 +1069,7 @@ fn bucket<'a>(
     acc.buckets
         .entry((Arc::clone(function), minute))
         .or_insert_with(|| Bucket {
-            applicable_rules: settings.rules.clone(),
+            applicable_rules: settings.rule_bits(),
             ..Bucket::default()
         })
 }
