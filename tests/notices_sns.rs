@@ -162,6 +162,15 @@ async fn run_samples(handler: &Handler, deadline_in: Duration) -> (f64, f64, Dur
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_function_with_three_seconds_left_publishes_when_sns_answers_and_logs_before_its_deadline_when_sns_hangs() {
+    // A subscriber of its own, as the other test here has: tracing caches which call sites are
+    // enabled, and a test without one running beside a test with one can make it miss lines.
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     let (topic, queue) = topic_with_queue(&config, "watchdog-short").await;
@@ -193,6 +202,11 @@ async fn a_function_with_three_seconds_left_publishes_when_sns_answers_and_logs_
     assert!(
         slowest < three_seconds,
         "an invocation with 3 s left spent {slowest:?} on notices"
+    );
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("Could not deliver a notice; here it is in full."),
+        "{text}"
     );
 }
 
