@@ -1,6 +1,11 @@
-//! Peak heap of the processor for one subscription batch of about 1 MB compressed, as large as
-//! an asynchronous Lambda invocation gets. A counting allocator around the system one records
-//! the high-water mark from just before the event body is parsed to the end of the handler.
+//! Peak heap, counted by an allocator around the system one, in two cases:
+//! - one subscription batch of about 1 MB compressed, as large as an asynchronous Lambda
+//!   invocation gets: the high-water mark from just before the event body is parsed to the end
+//!   of the handler;
+//! - a warm container with every map full: the processor's (log streams, invocations counted
+//!   across batches, batch fingerprints, learned timeouts, function settings) and the notice
+//!   state (cooldowns and occurrence times per function and class, recent runs, chunk sizes and
+//!   advice per chunked worker), each filled past its cap with names as long as real ones.
 //!
 //! Run: `cargo bench --bench memory` (figures in the README).
 
@@ -15,7 +20,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-use corpus::{batch, data_of, processor};
+use std::borrow::Cow;
+
+use lambda_watchdog::Config;
+use lambda_watchdog::notify::{
+    MAX_ALERT_KEYS, MAX_CHUNKED_FUNCTIONS, MAX_RECENT_PER_KEY, MAX_RUNS_PER_FUNCTION, Notifier,
+};
+use lambda_watchdog::processor::{Clock, MAX_BATCHES, MAX_COUNTED, MAX_FUNCTIONS, MAX_STREAMS, Processor};
+use lambda_watchdog::wire::{DataMessage, LogEvent};
+
+use corpus::{T0, batch, data_of, processor};
 
 struct PeakAlloc;
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
@@ -55,6 +69,88 @@ unsafe impl GlobalAlloc for PeakAlloc {
 #[global_allocator]
 static ALLOC: PeakAlloc = PeakAlloc;
 
+/// Timed-out invocations per batch (each also a run of a chunked worker); one more starts and is
+/// still running when the batch ends, so it is remembered across batches.
+const TIMEOUTS_PER_BATCH: usize = 10;
+
+/// A function name as long as real ones (team, service, role, number).
+fn function(i: usize) -> String {
+    format!("payments-eu-central-ledger-reconciliation-worker-{i:05}")
+}
+
+/// One batch of `function`'s log stream `stream`: [`TIMEOUTS_PER_BATCH`] timed-out invocations
+/// and one still running.
+fn timeouts_batch(function: &str, stream: usize, n: usize, timestamp_ms: i64) -> DataMessage<'static> {
+    let mut lines = Vec::new();
+    for k in 0..=TIMEOUTS_PER_BATCH {
+        let id = format!("{n:08x}-{k:04x}-4000-8000-{stream:012x}");
+        lines.push(format!("START RequestId: {id} Version: $LATEST"));
+        if k < TIMEOUTS_PER_BATCH {
+            lines.push(format!(
+                "2026-11-29T10:00:01.000Z\t{id}\tERROR\tupstream call failed after 3 retries"
+            ));
+            lines.push(format!(
+                "REPORT RequestId: {id}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB\tStatus: timeout"
+            ));
+        }
+    }
+    DataMessage {
+        message_type: "DATA_MESSAGE".into(),
+        owner: "123456789012".into(),
+        log_group: format!("/aws/lambda/{function}").into(),
+        log_stream: format!("2026/11/29/[$LATEST]{stream:032x}").into(),
+        subscription_filters: vec!["lambda-watchdog".into()],
+        log_events: lines
+            .into_iter()
+            .enumerate()
+            .map(|(j, line)| LogEvent {
+                id: format!("{n:020}{j:016}").into(),
+                timestamp: timestamp_ms,
+                message: Cow::Owned(line),
+            })
+            .collect(),
+    }
+}
+
+/// Fills every map of a warm container past its cap; returns the peak heap while doing it and
+/// the heap the full state keeps, bytes.
+fn every_map_full() -> (usize, usize) {
+    // Every function a chunked worker, thresholds at their largest: every piece of notice state
+    // in use and as large as the config allows.
+    let config = Config::from_toml_str(
+        "[[function]]\nmatch = \"*\"\nchunked = true\n\
+         [notices.thresholds]\ntimeouts = 100\nerrors = 100\nout_of_memory = 100\nrate_limited = 100\ntoo_many_connections = 100",
+    )
+    .expect("config");
+    let before = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(before, Ordering::Relaxed);
+    let mut p = Processor::new(config, Clock::FollowLogs, None, "lambda-watchdog");
+    let mut notifier = Notifier::new("us-east-1");
+    let mut n = 0;
+    let mut run = |function: &str, stream: usize| {
+        // All within one cooldown window, so occurrences are merged and remembered, not sent.
+        let message = timeouts_batch(function, stream, n, T0 + n as i64);
+        let outcome = p.handle_message(&message);
+        drop(notifier.notices_for(p.config(), &outcome.invocations));
+        n += 1;
+    };
+    // Every function, each with enough timeouts to fill its occurrence times; batches and streams
+    // past their caps.
+    let rounds = MAX_RECENT_PER_KEY.div_ceil(TIMEOUTS_PER_BATCH);
+    for i in 0..MAX_FUNCTIONS.max(MAX_ALERT_KEYS) * rounds {
+        run(&function(i % MAX_FUNCTIONS.max(MAX_ALERT_KEYS)), i % (2 * MAX_STREAMS));
+    }
+    // Then the chunked workers' runs, each to its cap.
+    for i in 0..MAX_CHUNKED_FUNCTIONS * MAX_RUNS_PER_FUNCTION.div_ceil(TIMEOUTS_PER_BATCH) {
+        run(&function(i % MAX_CHUNKED_FUNCTIONS), i % (2 * MAX_STREAMS));
+    }
+    assert!(n > MAX_BATCHES && n * 2 > MAX_COUNTED, "every cap passed");
+    let peak = PEAK.load(Ordering::Relaxed) - before;
+    let kept = CURRENT.load(Ordering::Relaxed) - before;
+    drop((p, notifier));
+    (peak, kept)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing here takes arguments.
     let mut invocations = 1000;
@@ -80,5 +176,17 @@ fn main() {
         peak as f64 / 1e6,
         compressed as f64 / 1e6,
         text as f64 / 1e6
+    );
+
+    let (peak, kept) = every_map_full();
+    println!(
+        "peak heap with every map full: {:.1} MB, {:.1} MB kept by the full state (target <= 64 MB: {})",
+        peak as f64 / 1e6,
+        kept as f64 / 1e6,
+        if peak <= 64_000_000 { "met" } else { "NOT met" }
+    );
+    println!(
+        "caps: {MAX_STREAMS} streams, {MAX_COUNTED} invocations, {MAX_BATCHES} batches, {MAX_FUNCTIONS} functions; \
+         {MAX_ALERT_KEYS} (function, class) keys x {MAX_RECENT_PER_KEY} times, {MAX_CHUNKED_FUNCTIONS} chunked workers x {MAX_RUNS_PER_FUNCTION} runs"
     );
 }

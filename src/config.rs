@@ -6,10 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
-use regex::{Regex, RegexSet};
+use regex::Regex;
 use serde::Deserialize;
 
 use crate::metrics::{Metric, ProcessorMetric, Unit};
+use crate::rules::{RuleMatcher, RuleSetError};
 
 /// Default cap on a batch's decoded size (32 MiB).
 pub const DEFAULT_MAX_DECODED_BYTES: usize = 32 << 20;
@@ -19,18 +20,26 @@ pub const DEFAULT_HOLD_SECONDS: f64 = 60.0;
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    // The causes are in the messages and not chained as sources, so that a printer of the
+    // whole chain (anyhow's `{:#}`) shows each once.
     /// The file could not be read.
-    #[error("could not read the config file {path}: {source}")]
+    #[error("could not read the config file {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// Why.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The text is not valid TOML or has unknown keys or wrong types.
-    #[error("the config is not valid: {0}")]
-    Toml(#[from] toml::de::Error),
+    #[error("the config is not valid TOML at line {line}, column {column}: {message}")]
+    Toml {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column (in characters) of the error.
+        column: usize,
+        /// What the TOML reader said, in one line.
+        message: String,
+    },
     /// A key has a value the processor cannot use.
     #[error("the config key `{key}` is not valid: {reason}")]
     Invalid {
@@ -40,6 +49,10 @@ pub enum ConfigError {
         reason: String,
     },
 }
+
+/// Largest `notices.thresholds` value: the notifier keeps that many occurrence times per
+/// (function, class), and its memory is bounded by it.
+pub const MAX_THRESHOLD: u64 = 100;
 
 /// Most custom rules a config may have. An invocation keeps the rules it has shown as bits of
 /// one `u64`, and 64 metrics per function and minute is well past what a dashboard can show.
@@ -272,8 +285,9 @@ fn plain_phrase(pattern: &str) -> Option<memchr::memmem::Finder<'static>> {
         .then(|| memchr::memmem::Finder::new(pattern.as_bytes()).into_owned())
 }
 
-/// What the processor knows about one function from the config.
-#[derive(Debug, Clone)]
+/// What the processor knows about one function from the config. Small and `Copy`: no
+/// allocation per lookup; the rules' patterns are compiled once, in [`Config::rule_matcher`].
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FunctionSettings {
     /// The configured timeout, if any.
     pub timeout_seconds: Option<f64>,
@@ -283,18 +297,19 @@ pub struct FunctionSettings {
     pub short_run_seconds: f64,
     /// Whether the function is a chunked worker (short runs and chunk advice apply).
     pub chunked: bool,
-    /// Indexes into [`Config::rules`] of the rules that apply to this function.
-    pub rules: Vec<usize>,
-    /// The patterns of those rules, for one pass per line.
-    pub rule_set: Option<RegexSet>,
-    /// Whether every one of those patterns is a plain phrase (then [`Rule::literal`] matches it).
-    pub all_literal: bool,
+    /// The rules that apply to this function: bit `i` is [`Config::rules`]`[i]`.
+    rule_bits: u64,
 }
 
 impl FunctionSettings {
-    /// [`FunctionSettings::rules`] as bits: bit `i` is rule `i`.
+    /// The rules that apply to this function as bits: bit `i` is rule `i`.
     pub fn rule_bits(&self) -> u64 {
-        self.rules.iter().fold(0, |bits, &i| bits | 1 << i)
+        self.rule_bits
+    }
+
+    /// Indexes into [`Config::rules`] of the rules that apply to this function, in config order.
+    pub fn rules(&self) -> impl Iterator<Item = usize> + use<> {
+        crate::rules::bits(self.rule_bits)
     }
 }
 
@@ -316,6 +331,8 @@ pub struct Config {
     functions: Vec<FunctionEntry>,
     /// Custom rules, in config order.
     pub rules: Vec<Rule>,
+    /// Their patterns compiled together, once, shared by every function and every clone.
+    matcher: Arc<RuleMatcher>,
     /// Failure alerts.
     pub notices: NoticeSettings,
     /// Chunk-size advice.
@@ -331,16 +348,16 @@ impl Default for Config {
 impl Config {
     /// Reads and checks a TOML file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Config::from_toml_str(&text)
     }
 
     /// Checks TOML text.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text)?;
+        let raw: RawConfig = toml::from_str(text).map_err(|err| toml_error(text, &err))?;
         Config::check(raw)
     }
 
@@ -475,6 +492,11 @@ impl Config {
             });
         }
 
+        let matcher = RuleMatcher::new(&rules).map_err(|err| match err {
+            RuleSetError::TooLarge { rule, .. } => invalid(format!("rule[{rule}].pattern"), err.to_string()),
+            RuleSetError::Phrases(_) => invalid("rule", err.to_string()),
+        })?;
+
         let n = raw.notices;
         let minutes = |key: &str, v: Option<f64>, default: f64| -> Result<i64, ConfigError> {
             let v = v.unwrap_or(default);
@@ -507,7 +529,20 @@ impl Config {
         ]
         .into_iter()
         .map(|(metric, v, default)| (metric, v.unwrap_or(default).max(1)))
-        .collect();
+        .collect::<Vec<_>>();
+        if let Some((metric, t)) = thresholds.iter().find(|(_, t)| *t > MAX_THRESHOLD) {
+            let key = match metric {
+                Metric::Timeouts => "timeouts",
+                Metric::OutOfMemory => "out_of_memory",
+                Metric::TooManyConnections => "too_many_connections",
+                Metric::RateLimited => "rate_limited",
+                _ => "errors",
+            };
+            return Err(invalid(
+                format!("notices.thresholds.{key}"),
+                format!("must be at most {MAX_THRESHOLD} occurrences, got {t}"),
+            ));
+        }
         let notices = NoticeSettings {
             cooldown_ms: minutes("notices.cooldown_minutes", n.cooldown_minutes, 15.0)?,
             max_per_invocation: count("notices.max_per_invocation", n.max_per_invocation, 10, 100)?,
@@ -535,6 +570,7 @@ impl Config {
             defaults,
             functions,
             rules,
+            matcher: Arc::new(matcher),
             notices,
             advice,
         })
@@ -545,23 +581,23 @@ impl Config {
         self.exclude.is_match(log_group)
     }
 
-    /// What the config says about a function: the first matching `[[function]]` over the defaults,
-    /// and the rules that apply to it.
+    /// The rules' patterns, compiled together when the config was loaded.
+    pub fn rule_matcher(&self) -> &RuleMatcher {
+        &self.matcher
+    }
+
+    /// What the config says about a function: the first matching `[[function]]` over the
+    /// defaults, and the rules that apply to it. It matches the function's name against the
+    /// config's globs, so callers on a hot path keep the answer per function (the processor
+    /// does, per batch); nothing is compiled or allocated here.
     pub fn settings_for(&self, function: &str) -> FunctionSettings {
         let entry = self.functions.iter().find(|f| f.matcher.is_match(function));
-        let rules: Vec<usize> = self
+        let rule_bits = self
             .rules
             .iter()
             .enumerate()
             .filter(|(_, r)| r.functions.as_ref().is_none_or(|set| set.is_match(function)))
-            .map(|(i, _)| i)
-            .collect();
-        let rule_set = if rules.is_empty() {
-            None
-        } else {
-            // Every pattern compiled alone above, so the set compiles too.
-            RegexSet::new(rules.iter().map(|&i| self.rules[i].pattern.as_str())).ok()
-        };
+            .fold(0, |bits, (i, _)| bits | 1 << i);
         FunctionSettings {
             timeout_seconds: entry.and_then(|e| e.timeout_seconds),
             near_timeout_ratio: entry
@@ -571,11 +607,74 @@ impl Config {
                 .and_then(|e| e.short_run_seconds)
                 .unwrap_or(self.defaults.short_run_seconds),
             chunked: entry.is_some_and(|e| e.chunked),
-            all_literal: rules.iter().all(|&i| self.rules[i].literal.is_some()),
-            rules,
-            rule_set,
+            rule_bits,
         }
     }
+}
+
+/// A TOML error as line, column and the reader's message, without the excerpt of the text that
+/// its `Display` adds (and its `Debug`, the whole text with byte spans).
+fn toml_error(text: &str, err: &toml::de::Error) -> ConfigError {
+    let at = err.span().map_or(0, |span| span.start).min(text.len());
+    let before = text.get(..at).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    ConfigError::Toml {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+        message: err.message().trim().replace('\n', " "),
+    }
+}
+
+/// Where [`load`] found the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file: the one given, or the fallback.
+    File(std::path::PathBuf),
+    /// The text of `WATCHDOG_CONFIG`.
+    Env,
+    /// None: the defaults.
+    Defaults,
+}
+
+/// The one way the Lambda function and the CLI load their config: the `file` given, else the
+/// text of `WATCHDOG_CONFIG` when set and not blank, else `fallback` when that file exists (the
+/// CLI's `./watchdog.toml`; Lambda has none), else the defaults. Then `WATCHDOG_NAMESPACE`, when
+/// set and not blank, overrides `namespace` (the template passes its `MetricNamespace`, so the
+/// metrics land where its alarms and dashboard look even when the TOML says otherwise).
+pub fn load(file: Option<&Path>, fallback: Option<&Path>) -> Result<(Config, Source), ConfigError> {
+    let text = std::env::var("WATCHDOG_CONFIG").ok();
+    let namespace = std::env::var("WATCHDOG_NAMESPACE").ok();
+    load_from(file, fallback, text.as_deref(), namespace.as_deref())
+}
+
+/// [`load`] with the variables' values given (`None`: not set).
+pub fn load_from(
+    file: Option<&Path>,
+    fallback: Option<&Path>,
+    config_text: Option<&str>,
+    namespace: Option<&str>,
+) -> Result<(Config, Source), ConfigError> {
+    let config_text = config_text.filter(|t| !t.trim().is_empty());
+    let (mut config, source) = match (file, config_text, fallback.filter(|f| f.is_file())) {
+        (Some(file), _, _) => (Config::load(file)?, Source::File(file.to_path_buf())),
+        (None, Some(text), _) => (Config::from_toml_str(text)?, Source::Env),
+        (None, None, Some(file)) => (Config::load(file)?, Source::File(file.to_path_buf())),
+        (None, None, None) => (Config::default(), Source::Defaults),
+    };
+    if let Some(namespace) = namespace.filter(|n| !n.trim().is_empty()) {
+        // Checked by the config itself, so the variable obeys exactly the rules of the key.
+        // A JSON string is a valid TOML basic string.
+        let toml = format!("namespace = {}", serde_json::Value::String(namespace.to_string()));
+        let checked = Config::from_toml_str(&toml).map_err(|err| match err {
+            ConfigError::Invalid { reason, .. } => ConfigError::Invalid {
+                key: "WATCHDOG_NAMESPACE".into(),
+                reason,
+            },
+            other => other,
+        })?;
+        config.namespace = checked.namespace;
+    }
+    Ok((config, source))
 }
 
 fn glob(pattern: &str, key: &str) -> Result<Glob, ConfigError> {
@@ -634,6 +733,94 @@ fn check_metric_name(key: &str, name: &str) -> Result<(), ConfigError> {
 }
 
 #[cfg(test)]
+mod load_tests {
+    use super::*;
+
+    const SAMPLE: &str = "namespace = \"FromToml\"\n[defaults]\ntimeout_seconds = 60";
+
+    #[test]
+    fn watchdog_namespace_overrides_the_configs_namespace_and_keeps_the_rest() {
+        let config = load_from(None, None, Some(SAMPLE), Some("Team/Watchdog")).unwrap().0;
+        assert_eq!(config.namespace, "Team/Watchdog");
+        assert_eq!(config.defaults.timeout_seconds, 60.0);
+        let config = load_from(None, None, None, Some("Team/Watchdog")).unwrap().0;
+        assert_eq!(config.namespace, "Team/Watchdog");
+    }
+
+    #[test]
+    fn an_unset_or_blank_watchdog_namespace_leaves_the_configs_namespace() {
+        for blank in [None, Some(""), Some("  ")] {
+            assert_eq!(
+                load_from(None, None, Some(SAMPLE), blank).unwrap().0.namespace,
+                "FromToml"
+            );
+        }
+        assert_eq!(
+            load_from(None, None, Some(" "), None).unwrap().0.namespace,
+            "LambdaWatchdog"
+        );
+    }
+
+    #[test]
+    fn the_config_comes_from_the_file_given_else_the_variable_else_the_fallback_file_else_defaults() {
+        let sample = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/watchdog.toml"));
+        let missing = Path::new("no/such/fallback.toml");
+        let cases = [
+            (
+                "a file given wins",
+                Some(sample),
+                Some(SAMPLE),
+                None,
+                Source::File(sample.into()),
+                "LambdaWatchdog",
+            ),
+            (
+                "then the variable",
+                None,
+                Some(SAMPLE),
+                Some(sample),
+                Source::Env,
+                "FromToml",
+            ),
+            (
+                "then the fallback file",
+                None,
+                Some("  "),
+                Some(sample),
+                Source::File(sample.into()),
+                "LambdaWatchdog",
+            ),
+            (
+                "a missing fallback: defaults",
+                None,
+                None,
+                Some(missing),
+                Source::Defaults,
+                "LambdaWatchdog",
+            ),
+        ];
+        for (name, file, text, fallback, source, namespace) in cases {
+            let (config, from) = load_from(file, fallback, text, None).unwrap();
+            assert_eq!(from, source, "{name}");
+            assert_eq!(config.namespace, namespace, "{name}");
+        }
+        let (config, _) = load_from(Some(sample), None, None, Some("Team/Watchdog")).unwrap();
+        assert_eq!(
+            config.namespace, "Team/Watchdog",
+            "the namespace variable applies to files too"
+        );
+    }
+
+    #[test]
+    fn a_bad_watchdog_namespace_fails_the_cold_start_naming_the_variable() {
+        for bad in ["AWS/Lambda", "has space", "quote\"d", &"x".repeat(256)] {
+            let err = load_from(None, None, Some(SAMPLE), Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("`WATCHDOG_NAMESPACE` is not valid"), "{bad}: {err}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -653,7 +840,7 @@ mod tests {
         let s = config.settings_for("anything");
         assert_eq!(s.timeout_seconds, None);
         assert!(!s.chunked);
-        assert!(s.rule_set.is_none());
+        assert_eq!(s.rule_bits(), 0);
     }
 
     #[test]
@@ -665,8 +852,8 @@ mod tests {
         let scraper = config.settings_for("scraper-worker");
         assert_eq!(scraper.timeout_seconds, Some(300.0));
         assert!(scraper.chunked);
-        assert_eq!(scraper.rules.len(), 2);
-        assert_eq!(config.settings_for("uploader").rules.len(), 1);
+        assert_eq!(scraper.rules().count(), 2);
+        assert_eq!(config.settings_for("uploader").rules().count(), 1);
     }
 
     #[test]
@@ -734,6 +921,7 @@ mod tests {
             ("[notices]\ncooldown_minute = 5", "cooldown_minute"),
             ("[advice]\ntarget_duration_ratio = 0", "advice.target_duration_ratio"),
             ("[notices.thresholds]\ntimeout = 3", "timeout"),
+            ("[notices.thresholds]\nerrors = 101", "notices.thresholds.errors"),
         ];
         for (text, key) in cases {
             let err = Config::from_toml_str(text).unwrap_err().to_string();
@@ -761,6 +949,67 @@ mod tests {
             rule.value_phrase.is_some(),
             "`PHRASE(\\d+)` is read without the regex engine"
         );
+    }
+
+    #[test]
+    fn regex_rules_too_large_to_compile_together_are_refused_naming_the_rule_that_tips_them_over() {
+        // Each compiles alone; four of them exceed the regex engine's 10 MiB limit together.
+        let text: String = (0..4)
+            .map(|i| format!("[[rule]]\nmetric = \"R{i}\"\npattern = '(?i)\\w{{60}}deadlock{i}'\n"))
+            .collect();
+        let err = Config::from_toml_str(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("the config key `rule[3].pattern` is not valid"),
+            "{err}"
+        );
+        assert!(err.contains("too large to compile together"), "{err}");
+        let three: String = text.split("[[rule]]").take(4).collect::<Vec<_>>().join("[[rule]]");
+        assert_eq!(Config::from_toml_str(&three).unwrap().rules.len(), 3);
+    }
+
+    #[test]
+    fn toml_errors_give_line_and_column_and_a_short_message_once() {
+        let cases = [
+            (
+                "unknown key on line 3",
+                "namespace = \"X\"\n\n[defaults]\ntimout_seconds = 3",
+                4,
+                1,
+                "unknown field `timout_seconds`",
+            ),
+            ("unclosed string", "namespace = \"X", 1, 15, "string"),
+            ("wrong type", "[notices]\nsamples = \"three\"", 2, 11, "invalid type"),
+        ];
+        for (name, text, line, column, words) in cases {
+            let err = Config::from_toml_str(text).unwrap_err();
+            let shown = err.to_string();
+            assert!(
+                shown.starts_with(&format!(
+                    "the config is not valid TOML at line {line}, column {column}: "
+                )),
+                "{name}: {shown}"
+            );
+            assert!(shown.contains(words), "{name}: {shown}");
+            assert!(
+                !shown.contains('\n') && !shown.contains("^^^"),
+                "{name}: one line, no excerpt: {shown}"
+            );
+            assert!(
+                std::error::Error::source(&err).is_none(),
+                "{name}: the cause is in the message only"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_config_file_names_the_file_and_says_why_once() {
+        let err = Config::load(Path::new("no/such/watchdog.toml")).unwrap_err();
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        assert!(
+            shown.starts_with("could not read the config file no/such/watchdog.toml: "),
+            "{shown}"
+        );
+        assert_eq!(shown.matches("No such file").count(), 1, "{shown}");
     }
 
     proptest::proptest! {

@@ -1,73 +1,26 @@
-//! The Lambda entry point's logic: one warm processor per container, each event's EMF documents
-//! printed to stdout, and a response that never asks Lambda to retry (bad input is counted and
-//! skipped; a retry would only duplicate metrics already written).
-
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+//! The Lambda entry point's logic: the shared [`Driver`] (one warm processor and notifier per
+//! container), each event's EMF documents printed to stdout, notices delivered within the time
+//! the invocation has left, and a response that never asks Lambda to retry (bad input is counted
+//! and skipped; a retry would only duplicate metrics already written).
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use tracing::info;
 
-use crate::config::{Config, ConfigError};
+use crate::config::Config;
+use crate::driver::{Driver, Ingested, notice_budget};
 use crate::logging::write_documents;
 use crate::metrics::ProcessorMetric;
-use crate::notify::sns::{Publisher, deliver};
-use crate::notify::{Notice, Notifier};
-use crate::processor::{Clock, Outcome, Processor, Shape, Telemetry, wall_ms};
-
-/// Most time notices may take in one invocation, so a slow SNS cannot eat the whole timeout.
-const NOTICE_BUDGET: Duration = Duration::from_secs(30);
-
-/// After SNS fails, how long the container logs notices instead of trying again, so that an
-/// outage does not cost every invocation the SDK's full timeout.
-const SNS_BACKOFF: Duration = Duration::from_secs(60);
+use crate::notify::Notice;
+use crate::notify::sns::Publisher;
+use crate::processor::{Clock, Processor, Shape, wall_ms};
 
 /// The handler state kept across invocations of a warm container.
 pub struct Handler {
-    state: Mutex<State>,
-    publisher: Option<Publisher>,
-    sns_down_until: Mutex<Option<Instant>>,
+    driver: Driver,
     /// The CloudWatch client for scheduled reports; `None` builds one from the environment.
     cloudwatch: Option<aws_sdk_cloudwatch::Client>,
-}
-
-struct State {
-    processor: Processor,
-    notifier: Notifier,
-}
-
-/// Reads the config from the `WATCHDOG_CONFIG` text (none or blank means the defaults), with its
-/// namespace overridden by `WATCHDOG_NAMESPACE` when that is set and not blank.
-pub fn config_from_env() -> Result<Config, ConfigError> {
-    let text = std::env::var("WATCHDOG_CONFIG").ok();
-    let namespace = std::env::var("WATCHDOG_NAMESPACE").ok();
-    config_from_texts(text.as_deref(), namespace.as_deref())
-}
-
-/// The config from the texts of `WATCHDOG_CONFIG` and `WATCHDOG_NAMESPACE` (`None` or blank:
-/// not set). The template passes its `MetricNamespace` parameter as `WATCHDOG_NAMESPACE`, so the
-/// metrics land where its alarms and dashboard look even when the TOML says otherwise.
-pub fn config_from_texts(config: Option<&str>, namespace: Option<&str>) -> Result<Config, ConfigError> {
-    let mut config = match config {
-        Some(text) if !text.trim().is_empty() => Config::from_toml_str(text)?,
-        _ => Config::default(),
-    };
-    if let Some(namespace) = namespace.filter(|n| !n.trim().is_empty()) {
-        // Checked by the config itself, so the variable obeys exactly the rules of the key.
-        // A JSON string is a valid TOML basic string.
-        let toml = format!("namespace = {}", Value::String(namespace.to_string()));
-        let checked = Config::from_toml_str(&toml).map_err(|err| match err {
-            ConfigError::Invalid { reason, .. } => ConfigError::Invalid {
-                key: "WATCHDOG_NAMESPACE".into(),
-                reason,
-            },
-            other => other,
-        })?;
-        config.namespace = checked.namespace;
-    }
-    Ok(config)
 }
 
 impl Handler {
@@ -82,11 +35,8 @@ impl Handler {
 
     /// A handler around a processor and an optional SNS publisher.
     pub fn new(processor: Processor, publisher: Option<Publisher>) -> Handler {
-        let notifier = Notifier::new(Notifier::region_for(processor.config()));
         Handler {
-            state: Mutex::new(State { processor, notifier }),
-            publisher,
-            sns_down_until: Mutex::new(None),
+            driver: Driver::new(processor, publisher),
             cloudwatch: None,
         }
     }
@@ -121,115 +71,32 @@ impl Handler {
             documents = ingested.outcome.documents.len(),
             "Processed an event."
         );
-        Ok(ingested.response)
+        Ok(match ingested.outcome.shape {
+            Shape::Kinesis => serde_json::to_value(KinesisEventResponse::default()).unwrap_or(Value::Null),
+            _ => Value::Null,
+        })
     }
 
     /// Makes the scheduled report (`DailyReportSchedule` in the template) from CloudWatch and
     /// publishes it to the notices topic. A failure fails the invocation, so that it shows in
     /// Lambda's Errors metric and Lambda retries it like any asynchronous invocation.
     pub async fn scheduled_report(&self, event: &Value) -> Result<Value, crate::report::ReportError> {
-        let config = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.processor.config().clone()
-        };
+        let config = self.driver.config();
         let now = wall_ms() / 1000;
-        crate::report::scheduled(event, &config, self.cloudwatch.as_ref(), self.publisher.as_ref(), now).await
+        crate::report::scheduled(event, &config, self.cloudwatch.as_ref(), self.driver.publisher(), now).await
     }
 
     /// The first phase: process the event and decide the notices (no I/O).
     pub fn ingest(&self, payload: &Value) -> Ingested {
-        // A panic elsewhere cannot leave the state half-updated in a way that matters more than
-        // losing the container's memory, so a poisoned lock is simply reused.
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let State { processor, notifier } = &mut *state;
-        let outcome = processor.handle_event(payload);
-        let notices = notifier.notices_for(processor.config(), &outcome.invocations);
-        let response = match outcome.shape {
-            Shape::Kinesis => serde_json::to_value(KinesisEventResponse::default()).unwrap_or(Value::Null),
-            _ => Value::Null,
-        };
-        Ingested {
-            outcome,
-            notices,
-            response,
-        }
+        self.driver.ingest(payload)
     }
 
     /// The second phase: deliver the notices within the time left before `deadline_ms` (epoch
-    /// ms; 0 or any time already past means none) and return the EMF documents that count them.
+    /// ms; 0 or any time already past means none was given, see [`notice_budget`]) and return
+    /// the EMF documents that count them.
     pub async fn notify(&self, notices: &[Notice], deadline_ms: u64) -> Vec<String> {
-        if notices.is_empty() {
-            return Vec::new();
-        }
-        let now_ms = wall_ms().max(0) as u64;
-        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(Duration::from_secs(2));
-        // A deadline in the past means none was given (cargo-lambda's emulator sends a fixed
-        // 600000): use the notice budget alone.
-        let budget = if deadline_ms <= now_ms {
-            NOTICE_BUDGET
-        } else {
-            left.min(NOTICE_BUDGET)
-        };
-        let down = self
-            .sns_down_until
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|until| Instant::now() < until);
-        let delivery = deliver(self.publisher.as_ref(), notices, Instant::now() + budget, down).await;
-        if delivery.sns_failed {
-            *self.sns_down_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + SNS_BACKOFF);
-        }
-        let mut telemetry = Telemetry::default();
-        telemetry.add(ProcessorMetric::NoticesSent, delivery.sent);
-        telemetry.add(ProcessorMetric::NoticeFailures, delivery.failed);
-        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.processor.telemetry_documents(
-            &telemetry,
-            &[ProcessorMetric::NoticesSent, ProcessorMetric::NoticeFailures],
-            now_ms as i64,
-        )
-    }
-}
-
-/// What the first phase of handling an event produced.
-pub struct Ingested {
-    /// The processor's outcome (EMF documents included).
-    pub outcome: Outcome,
-    /// The notices to deliver.
-    pub notices: Vec<Notice>,
-    /// The invocation's response.
-    pub response: Value,
-}
-
-#[cfg(test)]
-mod namespace_tests {
-    use super::*;
-
-    const SAMPLE: &str = "namespace = \"FromToml\"\n[defaults]\ntimeout_seconds = 60";
-
-    #[test]
-    fn watchdog_namespace_overrides_the_configs_namespace_and_keeps_the_rest() {
-        let config = config_from_texts(Some(SAMPLE), Some("Team/Watchdog")).unwrap();
-        assert_eq!(config.namespace, "Team/Watchdog");
-        assert_eq!(config.defaults.timeout_seconds, 60.0);
-        let config = config_from_texts(None, Some("Team/Watchdog")).unwrap();
-        assert_eq!(config.namespace, "Team/Watchdog");
-    }
-
-    #[test]
-    fn an_unset_or_blank_watchdog_namespace_leaves_the_configs_namespace() {
-        for blank in [None, Some(""), Some("  ")] {
-            assert_eq!(config_from_texts(Some(SAMPLE), blank).unwrap().namespace, "FromToml");
-        }
-        assert_eq!(config_from_texts(Some(" "), None).unwrap().namespace, "LambdaWatchdog");
-    }
-
-    #[test]
-    fn a_bad_watchdog_namespace_fails_the_cold_start_naming_the_variable() {
-        for bad in ["AWS/Lambda", "has space", "quote\"d", &"x".repeat(256)] {
-            let err = config_from_texts(Some(SAMPLE), Some(bad)).unwrap_err().to_string();
-            assert!(err.contains("`WATCHDOG_NAMESPACE` is not valid"), "{bad}: {err}");
-        }
+        let budget = notice_budget(deadline_ms, wall_ms().max(0) as u64);
+        self.driver.deliver(notices, budget).await.documents
     }
 }
 

@@ -432,7 +432,7 @@ pub fn plan(config: &Config, log_groups: &[String]) -> Result<Plan, MetricFilter
                 pattern: pattern.clone(),
             });
         }
-        for i in config.settings_for(function_name(group)).rules {
+        for i in config.settings_for(function_name(group)).rules() {
             let Some(pattern) = &phrases[i] else { continue };
             rule_used[i] = true;
             let rule = &config.rules[i];

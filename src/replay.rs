@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::processor::{Outcome, Processor};
+use crate::driver::{Driver, Ingested};
 use crate::wire::{DataMessage, LogEvent};
 
 /// Why a file could not be replayed.
@@ -79,12 +79,10 @@ fn extension(path: &Path) -> Option<&str> {
     path.extension().and_then(|e| e.to_str())
 }
 
-/// Replays one file, returning one outcome per event in it.
-pub fn replay_file(
-    processor: &mut Processor,
-    path: &Path,
-    log_group: Option<&str>,
-) -> Result<Vec<Outcome>, ReplayError> {
+/// Replays one file through the driver, returning what each event in it produced. Whatever the
+/// processor logs about an event (a batch it could not decode, with the reason) is logged
+/// inside a span naming the file, and the event's index when the file holds an array.
+pub fn replay_file(driver: &Driver, path: &Path, log_group: Option<&str>) -> Result<Vec<Ingested>, ReplayError> {
     let display = || path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| ReplayError::Read {
         path: display(),
@@ -97,8 +95,18 @@ pub fn replay_file(
                 source,
             })?;
             Ok(match &value {
-                Value::Array(events) => events.iter().map(|e| processor.handle_event(e)).collect(),
-                event => vec![processor.handle_event(event)],
+                Value::Array(events) => events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        let _span = tracing::warn_span!("replay", file = %path.display(), event = i).entered();
+                        driver.ingest(e)
+                    })
+                    .collect(),
+                event => {
+                    let _span = tracing::warn_span!("replay", file = %path.display()).entered();
+                    vec![driver.ingest(event)]
+                }
             })
         }
         Some("log" | "txt") => {
@@ -109,7 +117,8 @@ pub fn replay_file(
                 &path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
                 &text,
             );
-            Ok(vec![processor.handle_message(&message)])
+            let _span = tracing::warn_span!("replay", file = %path.display()).entered();
+            Ok(vec![driver.ingest_message(&message)])
         }
         _ => Err(ReplayError::UnknownKind { path: display() }),
     }

@@ -397,6 +397,63 @@ impl Fleet {
     }
 }
 
+/// `cargo lambda watch` on `port`, in the repository, with the cargo that runs this test first
+/// on the PATH (cargo-lambda runs `cargo run`).
+fn watch_command(root: &Path, cargo_lambda: &Path, port: u16) -> Command {
+    let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
+    if let Some(cargo_dir) = std::env::var_os("CARGO")
+        .map(PathBuf::from)
+        .and_then(|c| c.parent().map(Path::to_path_buf))
+    {
+        path.insert(0, cargo_dir);
+    }
+    path.insert(0, root.join(".venv/bin"));
+    let mut command = Command::new(cargo_lambda);
+    command
+        .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &port.to_string()])
+        .current_dir(root)
+        .env("PATH", std::env::join_paths(path).expect("a valid PATH"));
+    command
+}
+
+#[test]
+fn a_bad_config_fails_the_cold_start_through_the_runtime_apis_init_error_call() {
+    let root = root();
+    run_scripts_venv(&root);
+    let cargo_lambda = venv_tool(&root, "cargo-lambda");
+    let port = free_port();
+    let mut command = watch_command(&root, &cargo_lambda, port);
+    command
+        .env(
+            "WATCHDOG_CONFIG",
+            "namespace = \"LambdaWatchdog\"\n[defaults]\nnear_timeout_ration = 0.9\n",
+        )
+        .env("RUST_LOG", "info")
+        .env_remove("WATCHDOG_TOPIC_ARN");
+    let mut watch = Started::spawn("cargo lambda watch", command);
+    wait_for_http(&mut watch, port, Duration::from_secs(60));
+    let invoke_path = "/2015-03-31/functions/watchdog-lambda/invocations";
+    let (status, body) = http(port, "POST", invoke_path, b"{}", FIRST_INVOKE)
+        .unwrap_or_else(|e| panic!("invoking: {e}\n{}", watch.transcript()));
+    let transcript = watch.transcript();
+    assert_ne!(
+        status, 200,
+        "a function that could not start cannot succeed: {body}\n{transcript}"
+    );
+    let error: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}\n{transcript}"));
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("the config is not valid TOML at line 3, column 1: unknown field `near_timeout_ration`"),
+        "the invoke says what is wrong and where: {body}\n{transcript}"
+    );
+    assert_eq!(error["errorType"], "Runtime.ConfigError", "{body}");
+    assert!(
+        !transcript.contains("Toml {"),
+        "no Debug struct in the logs:\n{transcript}"
+    );
+}
+
 #[test]
 fn every_sample_event_through_the_lambda_runtime_emulator() {
     let root = root();
@@ -438,22 +495,9 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
         "RawMessageDelivery must be off"
     );
 
-    // cargo-lambda runs `cargo run`: put the cargo that runs this test first on the PATH.
-    let mut path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect::<Vec<_>>();
-    if let Some(cargo_dir) = std::env::var_os("CARGO")
-        .map(PathBuf::from)
-        .and_then(|c| c.parent().map(Path::to_path_buf))
-    {
-        path.insert(0, cargo_dir);
-    }
-    path.insert(0, root.join(".venv/bin"));
     let watch_port = free_port();
-    let mut command = Command::new(&cargo_lambda);
+    let mut command = watch_command(&root, &cargo_lambda, watch_port);
     command
-        .args(["lambda", "watch", "--ignore-changes", "--invoke-address", "127.0.0.1"])
-        .args(["--invoke-port", &watch_port.to_string()])
-        .current_dir(&root)
-        .env("PATH", std::env::join_paths(path).expect("a valid PATH"))
         .env(
             "WATCHDOG_CONFIG",
             // Counts that wait for a later batch are held one second, so the redelivery below

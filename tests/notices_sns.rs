@@ -121,13 +121,17 @@ impl Write for Captured {
 }
 
 async fn handler_with_sns_at(endpoint: &str) -> Handler {
+    handler_with_topic(endpoint, "arn:aws:sns:us-east-1:123456789012:watchdog").await
+}
+
+async fn handler_with_topic(endpoint: &str, topic_arn: &str) -> Handler {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_sns::config::Credentials::new(
             "test", "test", None, None, "tests",
         ));
-    let publisher = Publisher::with_loader(loader, "arn:aws:sns:us-east-1:123456789012:watchdog").await;
+    let publisher = Publisher::with_loader(loader, topic_arn).await;
     Handler::new(
         Processor::new(sample_config(), Clock::FollowLogs, None, "lambda-watchdog"),
         Some(publisher),
@@ -151,12 +155,59 @@ async fn run_samples(handler: &Handler, deadline_in: Duration) -> (f64, f64, Dur
         slowest = slowest.max(started.elapsed());
     }
     let t = totals(&documents, "Processor");
-    let p = t.get("lambda-watchdog").cloned().unwrap_or_default();
-    (
-        p.get("NoticesSent").copied().unwrap_or(0.0),
-        p.get("NoticeFailures").copied().unwrap_or(0.0),
-        slowest,
-    )
+    let p = t.get("lambda-watchdog").expect("the processor's notice metrics");
+    let metric = |name: &str| *p.get(name).unwrap_or_else(|| panic!("no {name} metric in {p:?}"));
+    (metric("NoticesSent"), metric("NoticeFailures"), slowest)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_function_with_three_seconds_left_publishes_when_sns_answers_and_logs_before_its_deadline_when_sns_hangs() {
+    // A subscriber of its own, as the other test here has: tracing caches which call sites are
+    // enabled, and a test without one running beside a test with one can make it miss lines.
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let (topic, queue) = topic_with_queue(&config, "watchdog-short").await;
+    let three_seconds = Duration::from_secs(3);
+
+    let handler = handler_with_topic(&moto.endpoint, &topic).await;
+    let (sent, failed, _) = run_samples(&handler, three_seconds).await;
+    assert!(sent >= 10.0, "the samples' notices are published, got {sent}");
+    assert_eq!(failed, 0.0, "none is refused for lack of time");
+    assert_eq!(
+        drain(&config, &queue).await.len() as f64,
+        sent,
+        "every one reaches the queue"
+    );
+
+    // SNS accepts connections and never answers: each invocation gives up before its deadline.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hanging = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let handler = handler_with_topic(&hanging, &topic).await;
+    let (sent, failed, slowest) = run_samples(&handler, three_seconds).await;
+    assert_eq!(sent, 0.0);
+    assert!(failed >= 10.0, "every notice is logged and counted, got {failed}");
+    assert!(
+        slowest < three_seconds,
+        "an invocation with 3 s left spent {slowest:?} on notices"
+    );
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("Could not deliver a notice; here it is in full."),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -128,8 +128,54 @@ pub fn data_of(event: &Value) -> &str {
     event["awslogs"]["data"].as_str().expect("a direct event")
 }
 
+/// The sample config, `watchdog.toml` as shipped.
+pub const SAMPLE_CONFIG: &str = include_str!("../../watchdog.toml");
+
 /// A processor with the sample config, its clock just after the corpus.
 pub fn processor() -> Processor {
-    let config = Config::from_toml_str(include_str!("../../watchdog.toml")).expect("sample config");
+    processor_with(sample_config())
+}
+
+/// A processor with `config`, its clock just after the corpus.
+pub fn processor_with(config: Config) -> Processor {
     Processor::new(config, Clock::Fixed(T0 + 60_000), None, "lambda-watchdog")
+}
+
+/// The sample config as shipped.
+pub fn sample_config() -> Config {
+    Config::from_toml_str(SAMPLE_CONFIG).expect("sample config")
+}
+
+/// The sample config without its `[[rule]]` entries: the pipeline with no rules.
+pub fn no_rules_config() -> Config {
+    let text = SAMPLE_CONFIG.split("[[rule]]").next().unwrap_or_default();
+    let config = Config::from_toml_str(text).expect("sample config without rules");
+    assert!(config.rules.is_empty());
+    config
+}
+
+/// The production shape that benchmarks measure against: the sample config plus
+/// `production.toml` (a case-insensitive regex rule and a value rule).
+pub fn production_config() -> Config {
+    let text = format!("{SAMPLE_CONFIG}\n{}", include_str!("production.toml"));
+    Config::from_toml_str(&text).expect("production config")
+}
+
+/// The production config filled up to the 64 rules a config may have, with the shapes users
+/// write, in turn: a plain phrase, a case-insensitive phrase, a regex with a number in it, and a
+/// value rule (`PHRASE(\d+)`).
+pub fn rules_64_config() -> Config {
+    let mut text = format!("{SAMPLE_CONFIG}\n{}", include_str!("production.toml"));
+    for i in 4..64 {
+        let rule = match i % 4 {
+            0 => format!("pattern = \"upstream returned E{i:04}\""),
+            1 => format!("pattern = \"(?i)payment {i} declined\""),
+            2 => format!("pattern = 'order \\d+ failed with code {i}'"),
+            _ => format!("pattern = \"retries_{i}=\"\nvalue = 'retries_{i}=(\\d+)'"),
+        };
+        text.push_str(&format!("\n[[rule]]\nmetric = \"Rule{i}\"\n{rule}\n"));
+    }
+    let config = Config::from_toml_str(&text).expect("64-rule config");
+    assert_eq!(config.rules.len(), 64);
+    config
 }

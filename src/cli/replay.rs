@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 
 use crate::Config;
+use crate::config;
+use crate::driver::{Driver, Ingested, NOTICE_BUDGET};
 use crate::logging;
-use crate::metrics::ProcessorMetric;
-use crate::notify::Notifier;
-use crate::notify::sns::{Publisher, deliver, message_for};
-use crate::processor::{Clock, Processor, Telemetry};
+use crate::notify::sns::{Publisher, message_for};
+use crate::processor::{Clock, Processor};
 use crate::replay::{collect, replay_file};
 use crate::summary::Summary;
 
@@ -55,22 +55,16 @@ pub enum Output {
     Json,
 }
 
-/// The config: `--config`, else `$WATCHDOG_CONFIG`'s text, else `./watchdog.toml`, else defaults.
+/// The config as the Lambda function loads it ([`config::load`]): `--config`, else
+/// `$WATCHDOG_CONFIG`'s text, else `./watchdog.toml`, else defaults; `$WATCHDOG_NAMESPACE`
+/// overrides the namespace.
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    if let Some(path) = path {
-        return Ok(Config::load(path)?);
-    }
-    if let Ok(text) = std::env::var("WATCHDOG_CONFIG")
-        && !text.trim().is_empty()
-    {
-        return Ok(Config::from_toml_str(&text)?);
-    }
     let local = Path::new("watchdog.toml");
-    if local.is_file() {
+    let (config, source) = config::load(path, Some(local))?;
+    if path.is_none() && source == config::Source::File(local.to_path_buf()) {
         eprintln!("lambda-watchdog: using ./watchdog.toml (give --config to choose another)");
-        return Ok(Config::load(local)?);
     }
-    Ok(Config::default())
+    Ok(config)
 }
 
 /// Runs `replay`.
@@ -78,8 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let near_ratio = config.clone();
     let clock = args.now.map_or(Clock::FollowLogs, Clock::Fixed);
-    let mut notifier = Notifier::new(Notifier::region_for(&config));
-    let mut processor = Processor::new(config, clock, None, "lambda-watchdog");
+    let processor = Processor::new(config, clock, None, "lambda-watchdog");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let publisher = if args.publish {
         let topic = args
@@ -102,45 +95,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let publishing = publisher.is_some();
+    let driver = Driver::new(processor, publisher);
     let (files, mut failures) = collect(&args.paths);
-    let mut sns_down = false;
     let mut summary = Summary::default();
     let mut stdout = std::io::stdout().lock();
-    let mut handle = |outcome: &crate::processor::Outcome| -> anyhow::Result<()> {
+    let mut handle = |Ingested { outcome, notices }: &Ingested| -> anyhow::Result<()> {
         if args.output == Output::Emf {
             logging::write_documents(&mut stdout, &outcome.documents)?;
         }
         summary.add(outcome);
-        let notices = notifier.notices_for(&near_ratio, &outcome.invocations);
         if let Some(out) = notices_out.as_mut() {
-            for notice in &notices {
+            for notice in notices {
                 writeln!(out, "{}", serde_json::to_string(&message_for(notice))?)?;
             }
         }
         summary.notices += notices.len();
-        if let Some(publisher) = &publisher {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            let delivery = runtime.block_on(deliver(Some(publisher), &notices, deadline, sns_down));
-            sns_down |= delivery.sns_failed;
-            let mut telemetry = Telemetry::default();
-            telemetry.add(ProcessorMetric::NoticesSent, delivery.sent);
-            telemetry.add(ProcessorMetric::NoticeFailures, delivery.failed);
-            summary.add_telemetry(&telemetry);
+        if publishing {
+            // As one Lambda invocation with the longest notice budget.
+            let delivered = runtime.block_on(driver.deliver(notices, NOTICE_BUDGET));
+            if args.output == Output::Emf {
+                logging::write_documents(&mut stdout, &delivered.documents)?;
+            }
+            summary.add_telemetry(&delivered.telemetry);
         }
         Ok(())
     };
     for file in &files {
-        match replay_file(&mut processor, file, args.log_group.as_deref()) {
-            Ok(outcomes) => {
-                for outcome in &outcomes {
-                    handle(outcome)?;
+        match replay_file(&driver, file, args.log_group.as_deref()) {
+            Ok(ingested) => {
+                for one in &ingested {
+                    handle(one)?;
                 }
             }
             Err(err) => failures.push(err),
         }
     }
     // The end of the logs: what waited for a later batch is settled as it stands.
-    handle(&processor.flush())?;
+    handle(&driver.flush())?;
     if let Some(mut out) = notices_out {
         out.flush()?;
     }

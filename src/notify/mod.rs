@@ -14,6 +14,7 @@ pub mod sns;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -24,8 +25,16 @@ use crate::processor::{InvocationRecord, Timeout, TimeoutSource, minute_start, t
 use crate::summary::seconds;
 use advice::{Advice, Direction, Run};
 
-const MAX_KEYS: usize = 10_000;
-const MAX_RUNS_PER_FUNCTION: usize = 500;
+// The caps of the warm container's notice state. Filled to them all, with the processor's maps
+// too, the heap stays under 64 MB (`cargo bench --bench memory`).
+/// (function, class) pairs whose cooldown and merge count are remembered.
+pub const MAX_ALERT_KEYS: usize = 10_000;
+/// Occurrence times kept per (function, class): enough for the largest threshold allowed.
+pub const MAX_RECENT_PER_KEY: usize = crate::config::MAX_THRESHOLD as usize;
+/// Chunked workers whose recent runs, chunk size and last advice are remembered.
+pub const MAX_CHUNKED_FUNCTIONS: usize = 1_000;
+/// Recent runs kept per chunked worker.
+pub const MAX_RUNS_PER_FUNCTION: usize = 500;
 const MAX_SAMPLE_LINE_BYTES: usize = 1_000;
 const MAX_CONTEXT_LINE_BYTES: usize = 300;
 
@@ -137,8 +146,8 @@ struct AlertState {
 /// Decides which notices go out, remembering cooldowns and recent runs across invocations.
 pub struct Notifier {
     alerts: BoundedMap<(String, Metric), AlertState>,
-    runs: BoundedMap<String, VecDeque<Run>>,
-    chunk_sizes: BoundedMap<String, f64>,
+    runs: BoundedMap<Arc<str>, VecDeque<Run>>,
+    chunk_sizes: BoundedMap<Arc<str>, f64>,
     advised: BoundedMap<String, i64>,
     region: String,
 }
@@ -147,10 +156,10 @@ impl Notifier {
     /// A notifier with no history; `region` is used for console links.
     pub fn new(region: impl Into<String>) -> Notifier {
         Notifier {
-            alerts: BoundedMap::new(MAX_KEYS),
-            runs: BoundedMap::new(MAX_KEYS),
-            chunk_sizes: BoundedMap::new(MAX_KEYS),
-            advised: BoundedMap::new(MAX_KEYS),
+            alerts: BoundedMap::new(MAX_ALERT_KEYS),
+            runs: BoundedMap::new(MAX_CHUNKED_FUNCTIONS),
+            chunk_sizes: BoundedMap::new(MAX_CHUNKED_FUNCTIONS),
+            advised: BoundedMap::new(MAX_CHUNKED_FUNCTIONS),
             region: region.into(),
         }
     }
@@ -198,7 +207,7 @@ impl Notifier {
                 .recent
                 .front()
                 .is_some_and(|&t| t < latest.saturating_sub(settings.cooldown_ms))
-                || state.recent.len() > 10_000
+                || state.recent.len() > (threshold as usize).min(MAX_RECENT_PER_KEY)
             {
                 state.recent.pop_front();
             }
@@ -319,15 +328,15 @@ impl Notifier {
         let settings = &config.advice;
         let mut touched: Vec<&str> = Vec::new();
         for r in records {
-            if let Some(c) = r.chunk_size {
-                self.chunk_sizes.insert(r.function.to_string(), c);
-            }
-            let Some(duration_ms) = r.duration_ms else { continue };
-            let function_settings = config.settings_for(&r.function);
-            if !function_settings.chunked {
+            // Only chunked workers get advice: nothing to keep for the others.
+            if !r.chunked {
                 continue;
             }
-            let runs = self.runs.get_or_insert_with(r.function.to_string(), VecDeque::new);
+            if let Some(c) = r.chunk_size {
+                self.chunk_sizes.insert(r.function.clone(), c);
+            }
+            let Some(duration_ms) = r.duration_ms else { continue };
+            let runs = self.runs.get_or_insert_with(r.function.clone(), VecDeque::new);
             runs.push_back(Run {
                 timestamp_ms: r.timestamp_ms,
                 duration_ms,

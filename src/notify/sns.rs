@@ -22,6 +22,42 @@ pub const MAX_MESSAGE_BYTES: usize = 262_144;
 /// Room kept for attributes and the JSON wrapping when sizing the message.
 const HEADROOM_BYTES: usize = 4_096;
 
+/// Most time to connect to SNS, when the time left allows it.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Most time one attempt of a publish may take, when the time left allows it.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Most time one notice may take, retries included, when the time left allows it.
+pub const NOTICE_TIMEOUT: Duration = Duration::from_secs(8);
+/// With less time than this left a notice is logged without trying SNS: no round trip to SNS
+/// fits in less (they take tens of milliseconds when SNS is well).
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(200);
+
+/// The timeouts of one publish: [`CONNECT_TIMEOUT`], [`ATTEMPT_TIMEOUT`] and [`NOTICE_TIMEOUT`],
+/// each cut to the time `left` for notices, so a 3 s function can still publish (SNS answers in
+/// tens of milliseconds) and a slow or hanging SNS cannot hold it past its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To connect.
+    pub connect: Duration,
+    /// Per attempt.
+    pub attempt: Duration,
+    /// For the notice, attempts together.
+    pub notice: Duration,
+}
+
+impl Timeouts {
+    /// The timeouts when `left` is all the time there is.
+    pub fn within(left: Duration) -> Timeouts {
+        let notice = NOTICE_TIMEOUT.min(left);
+        let attempt = ATTEMPT_TIMEOUT.min(notice);
+        Timeouts {
+            connect: CONNECT_TIMEOUT.min(attempt),
+            attempt,
+            notice,
+        }
+    }
+}
+
 /// Why a notice was not delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -189,11 +225,7 @@ impl Publisher {
     /// A publisher from an SDK config loader (tests point it at a local server), with the
     /// processor's timeouts and retries applied.
     pub async fn with_loader(loader: aws_config::ConfigLoader, topic_arn: impl Into<String>) -> Publisher {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_secs(3))
-            .operation_timeout(Duration::from_secs(8))
-            .build();
+        let timeouts = sdk_timeouts(Timeouts::within(NOTICE_TIMEOUT));
         let config = loader
             .timeout_config(timeouts)
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
@@ -218,8 +250,9 @@ impl Publisher {
         &self.topic_arn
     }
 
-    /// Publishes one message.
-    pub async fn publish(&self, message: &SnsMessage) -> Result<String, DeliveryError> {
+    /// Publishes one message within `left` (the timeouts are cut to it, see [`Timeouts`]).
+    pub async fn publish(&self, message: &SnsMessage, left: Duration) -> Result<String, DeliveryError> {
+        let timeouts = Timeouts::within(left);
         let mut request = self
             .client
             .publish()
@@ -238,10 +271,23 @@ impl Publisher {
                 })?;
             request = request.message_attributes(name, attribute);
         }
-        let output = request.send().await.map_err(|e| DeliveryError::Publish {
-            topic: self.topic_arn.clone(),
-            message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
-        })?;
+        let send = request
+            .customize()
+            .config_override(aws_sdk_sns::config::Builder::default().timeout_config(sdk_timeouts(timeouts)))
+            .send();
+        // The SDK's own operation timeout should end it first; this holds whatever it does.
+        let output = match tokio::time::timeout(timeouts.notice, send).await {
+            Ok(result) => result.map_err(|e| DeliveryError::Publish {
+                topic: self.topic_arn.clone(),
+                message: aws_sdk_sns::error::DisplayErrorContext(&e).to_string(),
+            })?,
+            Err(_) => {
+                return Err(DeliveryError::Publish {
+                    topic: self.topic_arn.clone(),
+                    message: format!("no answer within {} ms", timeouts.notice.as_millis()),
+                });
+            }
+        };
         Ok(output.message_id().unwrap_or_default().to_string())
     }
 
@@ -264,6 +310,14 @@ impl Publisher {
     }
 }
 
+fn sdk_timeouts(t: Timeouts) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(t.connect)
+        .operation_attempt_timeout(t.attempt)
+        .operation_timeout(t.notice)
+        .build()
+}
+
 /// Delivers notices, or logs them when there is no topic, SNS fails, or `deadline` passes. A
 /// failed notice is written whole as a structured log record, so nothing is lost. After one
 /// failure SNS is treated as down for the rest of the call; `sns_down` says it already is.
@@ -278,10 +332,11 @@ pub async fn deliver(publisher: Option<&Publisher>, notices: &[Notice], deadline
         };
         let result = if down {
             Err(DeliveryError::SnsDown)
-        } else if Instant::now() + Duration::from_secs(9) > deadline {
-            Err(DeliveryError::OutOfTime)
         } else {
-            publisher.publish(&message).await.map(|_| ())
+            match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if left >= MIN_ATTEMPT => publisher.publish(&message, left).await.map(|_| ()),
+                _ => Err(DeliveryError::OutOfTime),
+            }
         };
         match result {
             Ok(()) => delivery.sent += 1,

@@ -219,6 +219,7 @@ fn notice_with(function: &str, line: String) -> Notice {
         chunk_size: None,
         error_type: None,
         rules: Default::default(),
+        chunked: false,
         evidence: (0..3)
             .map(|_| Evidence {
                 timestamp_ms: T0,

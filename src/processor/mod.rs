@@ -73,7 +73,10 @@ pub const MAX_STREAMS: usize = 20_000;
 pub const MAX_TRACKED: usize = 60_000;
 /// Batches remembered to skip a delivery that comes again.
 pub const MAX_BATCHES: usize = 100_000;
-const MAX_FUNCTIONS: usize = 10_000;
+/// The same bound under the name the memory benchmark reads.
+pub const MAX_COUNTED: usize = MAX_TRACKED;
+/// Functions whose settings and learned timeouts are remembered.
+pub const MAX_FUNCTIONS: usize = 10_000;
 /// Learned timeouts remembered per function.
 const MAX_LEARNED: usize = 8;
 
@@ -119,7 +122,8 @@ struct Bucket {
     values: [Vec<f64>; Metric::VALUES.len()],
     rule_counts: BTreeMap<usize, i64>,
     rule_values: BTreeMap<usize, Vec<f64>>,
-    applicable_rules: Vec<usize>,
+    /// Bit `i` is rule `i` of the config.
+    applicable_rules: u64,
 }
 
 #[derive(Default)]
@@ -135,7 +139,7 @@ impl Accumulator {
         self.buckets
             .entry((Arc::clone(function), minute))
             .or_insert_with(|| Bucket {
-                applicable_rules: settings.rules.clone(),
+                applicable_rules: settings.rule_bits(),
                 ..Bucket::default()
             })
     }
@@ -298,10 +302,11 @@ impl Processor {
                 Shape::Direct
             }
             Envelope::Kinesis(items) => {
-                for item in items {
+                for (index, item) in items.into_iter().enumerate() {
+                    let record = Some((index, item.sequence_number));
                     match item.data {
-                        Ok(data) => self.process_encoded(data, item.sequence_number, &mut acc),
-                        Err(err) => self.decode_failed(&err, None, item.sequence_number, &mut acc),
+                        Ok(data) => self.process_encoded(data, record, &mut acc),
+                        Err(err) => self.decode_failed(&err, None, record, &mut acc),
                     }
                 }
                 Shape::Kinesis
@@ -349,16 +354,17 @@ impl Processor {
         self.due.len()
     }
 
-    fn process_encoded(&mut self, data: &str, sequence_number: Option<&str>, acc: &mut Accumulator) {
+    /// `kinesis`: the record's index in its Kinesis event and its sequence number, to name it.
+    fn process_encoded(&mut self, data: &str, kinesis: Option<(usize, Option<&str>)>, acc: &mut Accumulator) {
         // At each step that fails, the log group is looked for in what there is, so the log names
         // the sender even when it skipped a step of the encoding.
         let compressed = match decode_base64(data) {
             Ok(bytes) => bytes,
-            Err(err) => return self.decode_failed(&err, sniff_log_group(data.as_bytes()), sequence_number, acc),
+            Err(err) => return self.decode_failed(&err, sniff_log_group(data.as_bytes()), kinesis, acc),
         };
         let bytes = match gunzip_capped(&compressed, self.config.max_decoded_bytes) {
             Ok(bytes) => bytes,
-            Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), sequence_number, acc),
+            Err(err) => return self.decode_failed(&err, sniff_log_group(&compressed), kinesis, acc),
         };
         match parse_message_counted(&bytes) {
             Ok((message, repaired)) => {
@@ -366,7 +372,8 @@ impl Processor {
                     warn!(
                         log_group = message.log_group.as_ref(),
                         log_stream = message.log_stream.as_ref(),
-                        kinesis_sequence_number = sequence_number,
+                        kinesis_record = kinesis.map(|(index, _)| index),
+                        kinesis_sequence_number = kinesis.and_then(|(_, sequence)| sequence),
                         messages = repaired,
                         "Decoded log messages that are not UTF-8 lossily (U+FFFD in place of each bad byte)."
                     );
@@ -374,7 +381,7 @@ impl Processor {
                 }
                 self.process_message(&message, acc)
             }
-            Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), sequence_number, acc),
+            Err(err) => self.decode_failed(&err, sniff_log_group(&bytes), kinesis, acc),
         }
     }
 
@@ -382,12 +389,13 @@ impl Processor {
         &self,
         err: &DecodeError,
         log_group: Option<&str>,
-        sequence_number: Option<&str>,
+        kinesis: Option<(usize, Option<&str>)>,
         acc: &mut Accumulator,
     ) {
         warn!(
             log_group = log_group.unwrap_or("unknown"),
-            kinesis_sequence_number = sequence_number,
+            kinesis_record = kinesis.map(|(index, _)| index),
+            kinesis_sequence_number = kinesis.and_then(|(_, sequence)| sequence),
             kind = err.kind(),
             error = %err,
             "Skipped a batch that could not be decoded."
@@ -523,7 +531,7 @@ impl Processor {
                 }
                 Line::App(app) => {
                     let flags = facts::app_flags(&app);
-                    let has_rules = !settings.rules.is_empty();
+                    let has_rules = settings.rule_bits() != 0;
                     if flags == 0 && app.chunk_size.is_none() && !has_rules {
                         continue;
                     }
@@ -532,7 +540,7 @@ impl Processor {
                     // the invocation has every rule there is no more matching or capturing to do.
                     let existing = slots.find(owner);
                     let seen = existing.map_or(0, |s| slots.invocations[s].1.facts.rule_bits());
-                    let matched = self.matching_rules(&settings, settings.rule_bits() & !seen, &event.message);
+                    let matched = self.matching_rules(settings.rule_bits() & !seen, &event.message);
                     if flags == 0 && matched == 0 && app.chunk_size.is_none() {
                         continue;
                     }
@@ -864,16 +872,13 @@ impl Processor {
         }
     }
 
-    /// Which of the `open` rules (bit `i` is rule `i`) match `line`. Plain phrases are searched
-    /// one by one; regexes go through the function's set first, which rules most lines out in
-    /// one pass.
-    fn matching_rules(&self, settings: &FunctionSettings, open: u64, line: &str) -> u64 {
-        if open == 0 || !(settings.all_literal || settings.rule_set.as_ref().is_some_and(|set| set.is_match(line))) {
+    /// Which of the `open` rules (bit `i` is rule `i`) match `line`, all checked in one pass
+    /// of the patterns the config compiled at load.
+    fn matching_rules(&self, open: u64, line: &str) -> u64 {
+        if open == 0 {
             return 0;
         }
-        bits(open)
-            .filter(|&r| self.config.rules[r].matches(line))
-            .fold(0, |found, r| found | 1 << r)
+        self.config.rule_matcher().matching(&self.config.rules, open, line)
     }
 
     /// EMF documents for the processor's own counters (dimension `Processor`), at `timestamp_ms`.
@@ -922,7 +927,7 @@ impl Processor {
                     });
                 }
             }
-            for &rule in &b.applicable_rules {
+            for rule in bits(b.applicable_rules) {
                 let r = &self.config.rules[rule];
                 if r.value.is_some() {
                     if let Some(values) = b.rule_values.get(&rule) {
@@ -1090,6 +1095,7 @@ fn emit(
         chunk_size: facts.chunk_size.map(|(_, v)| v),
         error_type: facts.error_type.clone(),
         rules,
+        chunked: settings.chunked,
         evidence,
     });
 }
@@ -1132,6 +1138,7 @@ fn retract(
         chunk_size: None,
         error_type: None,
         rules: SmallVec::new(),
+        chunked: settings.chunked,
         evidence: Vec::new(),
     });
 }

@@ -130,6 +130,9 @@ pub struct InvocationRecord {
     pub error_type: Option<String>,
     /// Custom rules newly counted: (metric, value).
     pub rules: SmallVec<[(Arc<str>, Option<f64>); 2]>,
+    /// Whether the config makes its function a chunked worker (chunk-size advice applies).
+    #[serde(skip)]
+    pub chunked: bool,
     /// Lines that show what went wrong.
     pub evidence: Vec<Evidence>,
 }

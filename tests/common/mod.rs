@@ -31,12 +31,14 @@ pub fn event_files() -> Vec<PathBuf> {
     files
 }
 
-/// Replays every sample file through one processor, as the CLI does.
+/// Replays every sample file through one driver (processor and notifier), as the CLI does.
 pub fn replay_samples() -> Vec<Outcome> {
-    let mut processor = Processor::new(sample_config(), Clock::FollowLogs, None, "lambda-watchdog");
+    let processor = Processor::new(sample_config(), Clock::FollowLogs, None, "lambda-watchdog");
+    let driver = lambda_watchdog::driver::Driver::new(processor, None);
     event_files()
         .iter()
-        .flat_map(|f| replay::replay_file(&mut processor, f, None).unwrap_or_else(|e| panic!("{e}")))
+        .flat_map(|f| replay::replay_file(&driver, f, None).unwrap_or_else(|e| panic!("{e}")))
+        .map(|ingested| ingested.outcome)
         .collect()
 }
 

@@ -1,0 +1,200 @@
+//! The config's `[[rule]]` patterns, compiled together once when the config is loaded and
+//! shared by every function (a function's rules are a bit mask over them), so that matching a
+//! line costs no compile, no lookup and no allocation.
+//!
+//! A line is checked against all of a function's open rules in one pass per kind of pattern:
+//! - plain phrases (no regex syntax) in one Aho-Corasick automaton, SIMD-searched; only when it
+//!   finds one of them is each phrase confirmed with its own memchr searcher, so overlapping
+//!   phrases are all found;
+//! - every other pattern in one `RegexSet`; `is_match` rules most lines out, and only a line it
+//!   accepts is asked which patterns matched.
+//!
+//! The set holds all regex rules of the config, also those of other functions: a set per
+//! function could not be compiled at load (function names are known only from the logs), and
+//! one set costs a function with few rules little, since a line is scanned once either way.
+
+use aho_corasick::AhoCorasick;
+use regex::{RegexSet, RegexSetBuilder};
+
+use crate::config::Rule;
+
+/// Most bytes one compiled regex (or the set of all regex rules) may take: regex's own default.
+pub const REGEX_SIZE_LIMIT: usize = 10 << 20;
+
+/// The rules' patterns, compiled together. Cloning the config shares it (it sits in an `Arc`).
+#[derive(Debug, Default)]
+pub struct RuleMatcher {
+    /// Bit `i`: rule `i` is a plain phrase.
+    phrase_bits: u64,
+    /// All plain phrases, to rule a line out in one pass.
+    phrases: Option<AhoCorasick>,
+    /// Bit `i`: rule `i` is a regex.
+    regex_bits: u64,
+    /// All regex rules; pattern `j` of the set is rule `regex_rules[j]`.
+    regexes: Option<RegexSet>,
+    regex_rules: Vec<usize>,
+}
+
+/// Why the rules could not be compiled together.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleSetError {
+    /// The regex rules up to `rule` do not fit in one set.
+    #[error(
+        "the regex rules up to this one are too large to compile together ({source}); use plain phrases, \
+         fewer or simpler regexes (no `\\w{{n}}`-style counted repetition of Unicode classes)"
+    )]
+    TooLarge {
+        /// The index of the first rule that does not fit.
+        rule: usize,
+        /// What the regex engine said.
+        #[source]
+        source: regex::Error,
+    },
+    /// The phrases could not be put in one automaton (not expected for at most 64 phrases).
+    #[error("the plain-phrase rules could not be compiled together: {0}")]
+    Phrases(#[from] aho_corasick::BuildError),
+}
+
+impl RuleMatcher {
+    /// Compiles `rules` (at most 64) together.
+    pub fn new(rules: &[Rule]) -> Result<RuleMatcher, RuleSetError> {
+        let mut matcher = RuleMatcher::default();
+        let mut phrases: Vec<&[u8]> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            match &rule.literal {
+                Some(finder) => {
+                    matcher.phrase_bits |= 1 << i;
+                    phrases.push(finder.needle());
+                }
+                None => {
+                    matcher.regex_bits |= 1 << i;
+                    matcher.regex_rules.push(i);
+                }
+            }
+        }
+        if !phrases.is_empty() {
+            matcher.phrases = Some(AhoCorasick::new(&phrases)?);
+        }
+        if !matcher.regex_rules.is_empty() {
+            let patterns = || matcher.regex_rules.iter().map(|&i| rules[i].pattern.as_str());
+            let build = |n: usize| {
+                RegexSetBuilder::new(patterns().take(n))
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+            };
+            matcher.regexes = Some(match build(usize::MAX) {
+                Ok(set) => set,
+                Err(source) => {
+                    // Find the rule that tips it over, to name its key (only on failure).
+                    let n = (1..=matcher.regex_rules.len())
+                        .find(|&n| build(n).is_err())
+                        .unwrap_or(matcher.regex_rules.len());
+                    return Err(RuleSetError::TooLarge {
+                        rule: matcher.regex_rules[n - 1],
+                        source,
+                    });
+                }
+            });
+        }
+        Ok(matcher)
+    }
+
+    /// Which of the `open` rules (bit `i` is rule `i` of `rules`, the rules this matcher was
+    /// built from) match `line`, as bits.
+    pub fn matching(&self, rules: &[Rule], open: u64, line: &str) -> u64 {
+        let mut found = 0;
+        let phrases = open & self.phrase_bits;
+        if phrases != 0 {
+            // One phrase: its own searcher is the one pass. Several: the automaton first.
+            let candidates = phrases.count_ones() == 1 || self.phrases.as_ref().is_some_and(|ac| ac.is_match(line));
+            if candidates {
+                for r in bits(phrases) {
+                    if rules[r]
+                        .literal
+                        .as_ref()
+                        .is_some_and(|f| f.find(line.as_bytes()).is_some())
+                    {
+                        found |= 1 << r;
+                    }
+                }
+            }
+        }
+        if open & self.regex_bits != 0
+            && let Some(set) = &self.regexes
+            && set.is_match(line)
+        {
+            for j in set.matches(line).iter() {
+                found |= open & (1 << self.regex_rules[j]);
+            }
+        }
+        found
+    }
+}
+
+/// The indexes of the set bits of `set`, lowest first.
+pub fn bits(mut set: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (set != 0).then(|| {
+            let i = set.trailing_zeros() as usize;
+            set &= set - 1;
+            i
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    fn config(rules: &[(&str, &str)]) -> Config {
+        let text: String = rules
+            .iter()
+            .map(|(metric, pattern)| format!("[[rule]]\nmetric = \"{metric}\"\npattern = '{pattern}'\n"))
+            .collect();
+        Config::from_toml_str(&text).unwrap()
+    }
+
+    fn matched(config: &Config, open: u64, line: &str) -> Vec<String> {
+        let found = config.rule_matcher().matching(&config.rules, open, line);
+        super::bits(found).map(|r| config.rules[r].metric.to_string()).collect()
+    }
+
+    #[test]
+    fn every_open_rule_that_matches_a_line_is_found_in_one_call() {
+        let config = config(&[
+            ("Api", "API Rate"),
+            ("ApiLimit", "API Rate Limit"),
+            ("Deadlock", "(?i)deadlock detected"),
+            ("Code", r"code=\d{3}"),
+            ("Size", "size="),
+        ]);
+        let cases: [(&str, &str, &[&str]); 6] = [
+            ("a line with none of them", "fetched page 3", &[]),
+            (
+                "phrases that share a start",
+                "API Rate Limit Exceeded",
+                &["Api", "ApiLimit"],
+            ),
+            ("a phrase inside another's match", "chunk_size=5", &["Size"]),
+            ("a case-insensitive regex", "DEADLOCK Detected in tx", &["Deadlock"]),
+            (
+                "phrases and regexes together",
+                "API Rate code=429 size=3",
+                &["Api", "Code", "Size"],
+            ),
+            ("a phrase in the wrong case", "api rate limit", &[]),
+        ];
+        for (name, line, want) in cases {
+            assert_eq!(matched(&config, u64::MAX >> (64 - 5), line), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn rules_that_are_not_open_are_not_reported() {
+        let config = config(&[("Api", "API Rate"), ("Deadlock", "(?i)deadlock"), ("Other", "x")]);
+        let line = "API Rate deadlock x";
+        assert_eq!(matched(&config, 0b010, line), ["Deadlock"]);
+        assert_eq!(matched(&config, 0b101, line), ["Api", "Other"]);
+        assert_eq!(matched(&config, 0, line), Vec::<String>::new());
+    }
+}
