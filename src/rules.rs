@@ -119,8 +119,16 @@ impl RuleMatcher {
                 }
             }
         }
-        if open & self.regex_bits != 0
-            && let Some(set) = &self.regexes
+        let regexes = open & self.regex_bits;
+        if regexes.count_ones() <= 2 {
+            // Few open: their own regexes, so a rule already matched (or another function's)
+            // cannot make the set say yes on every line and send it to a second scan.
+            for r in bits(regexes) {
+                if rules[r].pattern.is_match(line) {
+                    found |= 1 << r;
+                }
+            }
+        } else if let Some(set) = &self.regexes
             && set.is_match(line)
         {
             for j in set.matches(line).iter() {

@@ -17,10 +17,17 @@ pub const CONFIG_ERROR_TYPE: &str = "Runtime.ConfigError";
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Posts `message` as an init error of `error_type` to the Runtime API at `api` (the value of
-/// `AWS_LAMBDA_RUNTIME_API`, `host:port`); returns the HTTP status it answered with.
+/// `AWS_LAMBDA_RUNTIME_API`: `host:port`, which cargo-lambda's emulator follows with a path
+/// prefix such as `/.rt`); returns the HTTP status it answered with.
 pub fn report_init_error(api: &str, error_type: &str, message: &str) -> std::io::Result<u16> {
     let body = serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string();
-    let address = api
+    let api = api.strip_prefix("http://").unwrap_or(api);
+    let (host, prefix) = match api.find('/') {
+        Some(at) => api.split_at(at),
+        None => (api, ""),
+    };
+    let prefix = prefix.trim_end_matches('/');
+    let address = host
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| std::io::Error::other(format!("AWS_LAMBDA_RUNTIME_API `{api}` names no address")))?;
@@ -28,7 +35,7 @@ pub fn report_init_error(api: &str, error_type: &str, message: &str) -> std::io:
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nContent-Type: application/json\r\n\
+        "POST {prefix}/2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
          Lambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -68,7 +75,7 @@ mod tests {
     #[test]
     fn an_init_error_is_posted_with_its_type_header_and_json_body() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let api = listener.local_addr().unwrap().to_string();
+        let api = format!("{}/.rt", listener.local_addr().unwrap());
         let server = std::thread::spawn(move || {
             let (stream, _) = listener.accept().unwrap();
             let mut reader = std::io::BufReader::new(stream);
@@ -100,7 +107,10 @@ mod tests {
         let status = report_init_error(&api, CONFIG_ERROR_TYPE, message).unwrap();
         let (head, body) = server.join().unwrap();
         assert_eq!(status, 202);
-        assert_eq!(head[0], "POST /2018-06-01/runtime/init/error HTTP/1.1");
+        assert_eq!(
+            head[0], "POST /.rt/2018-06-01/runtime/init/error HTTP/1.1",
+            "under the API's path prefix"
+        );
         assert!(head.contains(&"Lambda-Runtime-Function-Error-Type: Runtime.ConfigError".to_string()));
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["errorMessage"], message);
