@@ -33,8 +33,16 @@ const MAX_BATCHES: usize = 100_000;
 const MAX_FUNCTIONS: usize = 10_000;
 const MAX_EVIDENCE_PER_INVOCATION: usize = 3;
 const EVIDENCE_CONTEXT_LINES: usize = 2;
-/// Longest line kept as evidence, bytes; the rest is cut at a character boundary.
-pub const MAX_EVIDENCE_LINE_BYTES: usize = 1_000;
+/// Longest line kept as evidence, bytes; a longer line is cut before the word the cut would split
+/// ([`crate::notify::redact::cut_at_word`]).
+///
+/// Notices show at most 1,000 bytes of a line, but they redact the line before they cut it: a
+/// secret that straddled a 1,000-byte cut made here would lose the prefix or suffix its pattern
+/// needs and reach the notice half-masked. So records keep up to 8 KiB (a full stack-trace line
+/// or a JSON log record with its context, while a record's evidence stays bounded by 15 lines of
+/// it), and only the word split at this cut is lost. Redacting here instead would run for every
+/// evidence line of every batch, whether or not a notice goes out.
+pub const MAX_EVIDENCE_LINE_BYTES: usize = 8 * 1024;
 
 /// Where "now" comes from when checking that timestamps are within EMF's window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1113,7 +1121,7 @@ fn app_flags(app: &AppLine<'_>) -> u16 {
 
 fn evidence_at(message: &DataMessage<'_>, i: usize) -> Evidence {
     let events = &message.log_events;
-    let line = |j: usize| truncate(events[j].message.trim_end(), MAX_EVIDENCE_LINE_BYTES);
+    let line = |j: usize| crate::notify::redact::cut_at_word(events[j].message.trim_end(), MAX_EVIDENCE_LINE_BYTES);
     Evidence {
         timestamp_ms: events[i].timestamp,
         line: line(i),
