@@ -21,8 +21,13 @@ static REPLACEMENTS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 
 /// The fingerprint of a log line: its first physical line with variable parts replaced. For a
 /// JSON line, the fingerprint of its message (`message`, `msg`, `errorMessage`).
-pub fn fingerprint(line: &str) -> String {
-    let message = message_of_json(line);
+///
+/// `line` must already be redacted ([`super::redact::redact`]): the fingerprint is shown in
+/// notices. A JSON message is redacted once more after it is unescaped, since an escape
+/// (`\/` in a key, `\u0022` for a quote) can hide a secret's shape in the raw line; `extra` are
+/// the config's `notices.redact` patterns.
+pub fn fingerprint(line: &str, extra: &[Regex]) -> String {
+    let message = message_of_json(line).map(|m| super::redact::redact(&m, extra).into_owned());
     let text = message.as_deref().unwrap_or(line);
     let first = text.lines().next().unwrap_or("").trim();
     let mut out = first.to_string();
@@ -65,21 +70,28 @@ mod tests {
             ("object 0x7f3a2c at deadbeef12", "object 0x11 at 00ff00aa9"),
         ];
         for (a, b) in same {
-            assert_eq!(fingerprint(a), fingerprint(b), "{a} / {b}");
+            assert_eq!(fingerprint(a, &[]), fingerprint(b, &[]), "{a} / {b}");
         }
-        assert_ne!(fingerprint("Too many connections"), fingerprint("Rate exceeded"));
+        assert_ne!(
+            fingerprint("Too many connections", &[]),
+            fingerprint("Rate exceeded", &[])
+        );
         assert_eq!(
             fingerprint(
-                r#"{"timestamp":"2026-11-29T10:01:08.884Z","level":"ERROR","message":"Error: ER_CON_COUNT_ERROR: Too many connections\n    at Handshake","requestId":"x"}"#
+                r#"{"timestamp":"2026-11-29T10:01:08.884Z","level":"ERROR","message":"Error: ER_CON_COUNT_ERROR: Too many connections\n    at Handshake","requestId":"x"}"#,
+                &[]
             ),
             "Error: ER_CON_COUNT_ERROR: Too many connections"
         );
         assert_eq!(
-            fingerprint(r#"{"errorMessage":"Rate exceeded","errorType":"ThrottlingException"}"#),
+            fingerprint(
+                r#"{"errorMessage":"Rate exceeded","errorType":"ThrottlingException"}"#,
+                &[]
+            ),
             "ThrottlingException: Rate exceeded"
         );
         assert_eq!(
-            fingerprint("[ERROR] KeyError: 'next_page'\nTraceback (most recent call last):"),
+            fingerprint("[ERROR] KeyError: 'next_page'\nTraceback (most recent call last):", &[]),
             "[ERROR] KeyError: <str>"
         );
     }

@@ -237,13 +237,18 @@ impl Notifier {
         let settings = &config.notices;
         let first = group.iter().map(|r| r.timestamp_ms).min().unwrap_or(0);
         let last = group.iter().map(|r| r.timestamp_ms).max().unwrap_or(0);
+        // Every line is redacted whole before it is cut or fingerprinted, so a cut cannot split a
+        // secret from the pattern that recognises it. Request ids are redacted too: a JSON line's
+        // `requestId` member can hold any text.
+        let redact = |text: &str| redact::redact(text, &settings.redact).into_owned();
+        let clean = |line: &str, max: usize| truncate(&redact::redact(line, &settings.redact), max);
         let mut request_ids: Vec<String> = Vec::new();
         for r in group {
-            if request_ids.len() < settings.request_ids && !request_ids.contains(&r.request_id) {
-                request_ids.push(r.request_id.clone());
+            let id = clean(&r.request_id, MAX_CONTEXT_LINE_BYTES);
+            if request_ids.len() < settings.request_ids && !request_ids.contains(&id) {
+                request_ids.push(id);
             }
         }
-        let clean = |line: &str, max: usize| truncate(&redact::redact(line, &settings.redact), max);
         // The first line of each invocation before the second of any, so samples show several
         // invocations rather than one invocation's repeated line.
         let depth = group.iter().map(|r| r.evidence.len()).max().unwrap_or(0);
@@ -255,7 +260,7 @@ impl Notifier {
                 Sample {
                     timestamp_ms: e.timestamp_ms,
                     log_stream: r.log_stream.to_string(),
-                    request_id: r.request_id.clone(),
+                    request_id: clean(&r.request_id, MAX_CONTEXT_LINE_BYTES),
                     line: clean(&e.line, MAX_SAMPLE_LINE_BYTES),
                     before: e.before.iter().map(|l| clean(l, MAX_CONTEXT_LINE_BYTES)).collect(),
                     after: e.after.iter().map(|l| clean(l, MAX_CONTEXT_LINE_BYTES)).collect(),
@@ -273,7 +278,8 @@ impl Notifier {
         for r in group {
             let mut seen = Vec::new();
             for e in &r.evidence {
-                let fp = fingerprint::fingerprint(&e.line);
+                let line = redact(&e.line);
+                let fp = fingerprint::fingerprint(&line, &settings.redact);
                 if seen.contains(&fp) {
                     continue;
                 }
@@ -283,7 +289,7 @@ impl Notifier {
                     .or_insert_with(|| Fingerprint {
                         fingerprint: fp,
                         invocations: 0,
-                        example: clean(&e.line, MAX_CONTEXT_LINE_BYTES),
+                        example: truncate(&line, MAX_CONTEXT_LINE_BYTES),
                     })
                     .invocations += 1;
             }

@@ -122,7 +122,7 @@ fn an_alert_carries_request_ids_masked_samples_links_and_fingerprints() {
     assert_eq!(alert.severity, Severity::Critical);
     let sample = &alert.samples[0];
     assert!(
-        sample.line.contains("password=****") && !sample.line.contains("hunter2"),
+        sample.line.contains("password=[REDACTED]") && !sample.line.contains("hunter2"),
         "{}",
         sample.line
     );

@@ -58,13 +58,7 @@ pub(super) fn parse_text_platform(line: &str) -> Option<Line<'_>> {
     if first.starts_with("INIT_START") || first.starts_with("RESTORE_START") {
         return Some(Line::InitStart);
     }
-    const QUIET: [&str; 5] = [
-        "XRAY TraceId",
-        "EXTENSION\t",
-        "EXTENSION ",
-        "TELEMETRY",
-        "LOGS\t",
-    ];
+    const QUIET: [&str; 5] = ["XRAY TraceId", "EXTENSION\t", "EXTENSION ", "TELEMETRY", "LOGS\t"];
     if QUIET.iter().any(|p| first.starts_with(p)) {
         return Some(Line::Platform);
     }

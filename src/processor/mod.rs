@@ -1156,7 +1156,7 @@ fn bits(mut set: u64) -> impl Iterator<Item = usize> {
 
 fn evidence_at(message: &DataMessage<'_>, i: usize) -> Evidence {
     let events = &message.log_events;
-    let line = |j: usize| truncate(events[j].message.trim_end(), MAX_EVIDENCE_LINE_BYTES);
+    let line = |j: usize| crate::notify::redact::cut_at_word(events[j].message.trim_end(), MAX_EVIDENCE_LINE_BYTES);
     Evidence {
         timestamp_ms: events[i].timestamp,
         line: line(i),

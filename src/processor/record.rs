@@ -9,8 +9,16 @@ use crate::metrics::{Metric, ProcessorMetric};
 
 /// Lines around a line of evidence kept on each side.
 pub(crate) const EVIDENCE_CONTEXT_LINES: usize = 2;
-/// Longest line kept as evidence, bytes; the rest is cut at a character boundary.
-pub const MAX_EVIDENCE_LINE_BYTES: usize = 1_000;
+/// Longest line kept as evidence, bytes; a longer line is cut before the word the cut would split
+/// ([`crate::notify::redact::cut_at_word`]).
+///
+/// Notices show at most 1,000 bytes of a line, but they redact the line before they cut it: a
+/// secret that straddled a 1,000-byte cut made here would lose the prefix or suffix its pattern
+/// needs and reach the notice half-masked. So records keep up to 8 KiB (a full stack-trace line
+/// or a JSON log record with its context, while a record's evidence stays bounded by 15 lines of
+/// it), and only the word split at this cut is lost. Redacting here instead would run for every
+/// evidence line of every batch, whether or not a notice goes out.
+pub const MAX_EVIDENCE_LINE_BYTES: usize = 8 * 1024;
 
 /// Where a function's timeout came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
