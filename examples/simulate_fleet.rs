@@ -7,7 +7,7 @@
 //!   by one container per shard, which Lambda replaces now and then.
 //!
 //! The baseline is one processor that gets every stream whole. Every container settles what it
-//! holds at the end (as if none were reaped). Run it with
+//! holds at the end; a container replaced on the way loses what it held, as a reaped one does. Run it with
 //! `cargo run --release --example simulate_fleet` (about a minute); `-- SEED` picks another hour.
 
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ fn run(config: &str, streams: &[Stream], containers: &[Vec<(Cut, bool)>]) -> Cel
         let mut p = processor(config);
         for &(cut, replace) in batches {
             if replace {
-                documents.extend(p.flush().documents);
+                // Lambda reaps the old container: what it held is gone with it.
                 p = processor(config);
             }
             let event = direct_event(&data_message(&streams[cut.stream], cut.from, cut.to));
@@ -150,7 +150,7 @@ fn main() {
         let mut containers = vec![Vec::new(); shards];
         for &cut in &cuts {
             // ByLogStream: the stream's name is the partition key.
-            let shard = (fleet::Rng::new(cut.stream as u64).next() % shards as u64) as usize;
+            let shard = (fleet::Rng::new(cut.stream as u64).next_u64() % shards as u64) as usize;
             containers[shard].push((cut, rng.below(1_000) == 0));
         }
         // A shard's batches in the stream's order (Kinesis keeps it), streams interleaved by time.
