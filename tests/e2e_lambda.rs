@@ -437,10 +437,9 @@ fn a_bad_config_fails_the_cold_start_through_the_runtime_apis_init_error_call() 
     let (status, body) = http(port, "POST", invoke_path, b"{}", FIRST_INVOKE)
         .unwrap_or_else(|e| panic!("invoking: {e}\n{}", watch.transcript()));
     let transcript = watch.transcript();
-    assert_ne!(
-        status, 200,
-        "a function that could not start cannot succeed: {body}\n{transcript}"
-    );
+    // cargo-lambda's emulator answers 200 with the error body for a failed init (Lambda answers
+    // the invoke with the error too): the body is what says the function could not start.
+    let _ = status;
     let error: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}\n{transcript}"));
     let message = error["errorMessage"].as_str().unwrap_or_default();
     assert!(
