@@ -35,11 +35,14 @@ pub fn event_files() -> Vec<PathBuf> {
 pub fn replay_samples() -> Vec<Outcome> {
     let processor = Processor::new(sample_config(), Clock::FollowLogs, None, "lambda-watchdog");
     let driver = lambda_watchdog::driver::Driver::new(processor, None);
-    event_files()
+    let mut outcomes: Vec<Outcome> = event_files()
         .iter()
         .flat_map(|f| replay::replay_file(&driver, f, None).unwrap_or_else(|e| panic!("{e}")))
         .map(|ingested| ingested.outcome)
-        .collect()
+        .collect();
+    // The end of the replay: what waited for a later batch is settled, as `replay` does.
+    outcomes.push(driver.flush().outcome);
+    outcomes
 }
 
 /// The expected totals the generator wrote next to the samples.
