@@ -615,7 +615,16 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
     let got = totals(&documents, "FunctionName");
     for (function, metrics) in expected.iter().filter(|(f, _)| !f.starts_with('_')) {
         for (metric, want) in metrics {
-            let have = got.get(function).and_then(|m| m.get(metric)).copied().unwrap_or(0.0);
+            // Strict: a built-in metric the documents do not carry is a failure, never a 0; only
+            // a rule that does not apply to the function (expected 0) is absent.
+            let builtin = lambda_watchdog::metrics::Metric::COUNTS
+                .iter()
+                .any(|m| m.name() == metric);
+            let have = match got.get(function).and_then(|m| m.get(metric)) {
+                Some(n) => *n,
+                None if !builtin && *want == 0 => 0.0,
+                None => panic!("{function} has no metric named {metric}"),
+            };
             assert_eq!(have, *want as f64, "{function} {metric}");
         }
         assert_eq!(

@@ -349,9 +349,13 @@ impl Processor {
         self.finish(Shape::Flush, acc)
     }
 
-    /// How many invocations have counts held back.
+    /// How many invocations have counts held back. (The queue of due times also keeps times
+    /// that were superseded; only an entry whose own due time it is counts.)
     pub fn held(&self) -> usize {
-        self.due.len()
+        self.due
+            .iter()
+            .filter(|Reverse((at, k))| self.tracked.get(k).is_some_and(|t| t.due == Some(*at)))
+            .count()
     }
 
     /// `kinesis`: the record's index in its Kinesis event and its sequence number, to name it.

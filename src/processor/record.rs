@@ -77,11 +77,6 @@ impl Counted {
     pub fn without(self, other: Counted) -> Counted {
         Counted(self.0 & !other.0)
     }
-
-    /// The counters in both.
-    pub fn and(self, other: Counted) -> Counted {
-        Counted(self.0 & other.0)
-    }
 }
 
 /// A log line kept as evidence of what happened, with the lines around it in its stream.
