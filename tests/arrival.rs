@@ -72,10 +72,21 @@ fn sample_config() -> String {
 fn sample_config_with_timeouts() -> String {
     let mut config = sample_config();
     for (function, seconds) in [("uploader", 30), ("orch-user", 60), ("orch-files", 120)] {
-        config.push_str(&format!(
-            "\n[[function]]\nmatch = \"{function}\"\ntimeout_seconds = {seconds}\n"
-        ));
+        // The first entry that matches a function is its settings: name the timeout in the
+        // entry the sample config has, or add one.
+        let entry = format!("match = \"{function}\"\n");
+        if config.contains(&entry) {
+            config = config.replacen(&entry, &format!("{entry}timeout_seconds = {seconds}\n"), 1);
+        } else {
+            config.push_str(&format!("\n[[function]]\n{entry}timeout_seconds = {seconds}\n"));
+        }
     }
+    let settings = Config::from_toml_str(&config).unwrap().settings_for("orch-files");
+    assert_eq!(
+        settings.timeout_seconds,
+        Some(120.0),
+        "the named timeout is the one in force"
+    );
     config
 }
 

@@ -136,9 +136,10 @@ pub struct StreamState {
 impl StreamState {
     /// Who the lines at `at` belong to, from the batches known around it.
     pub fn owner_at(&self, at: Pos) -> Owner {
-        // A later batch that began inside a known invocation, with no START or INIT_START
-        // between: the lines at `at` are that invocation's too.
-        for s in self.segments.iter().filter(|s| s.first > at) {
+        // A batch from `at` on that began inside a known invocation, with no START or
+        // INIT_START between: the lines at `at` are that invocation's too. The batch that
+        // begins at `at` counts among those between: its own boundaries come after its head.
+        for s in self.segments.iter().filter(|s| s.first >= at) {
             if let Some(key) = s.running_at_start {
                 return Owner::Invocation(key);
             }
@@ -304,6 +305,20 @@ mod tests {
                 to: Owner::Invocation(7)
             }]
         );
+    }
+
+    #[test]
+    fn a_head_stays_with_the_init_when_a_later_batch_reports_the_invocation_its_own_batch_starts() {
+        // Batch 1: INIT_START. Batch 2: an init error line at its head, then INIT_REPORT, START 1.
+        // Batch 3: the REPORT of 1 at its head. The error line is the init's, not invocation 1's.
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((0, Boundary::Init)), None), None);
+        let guess = s.owner_at(pos(10));
+        assert_eq!(guess, Owner::Init);
+        s.insert(marks(10, Some((15, Boundary::Start(1))), None), orphan(guess));
+        let (moved, _) = s.insert(marks(20, None, Some(1)), None);
+        assert!(moved.is_empty(), "{moved:?}");
+        assert_eq!(s.orphans_of(Owner::Init).count(), 1);
     }
 
     #[test]
