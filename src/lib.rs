@@ -26,6 +26,7 @@ pub mod report;
 pub mod rules;
 pub mod runtime_api;
 pub mod signals;
+pub mod state;
 pub mod summary;
 pub mod testing;
 pub mod wire;

@@ -120,6 +120,10 @@ pub enum ProcessorMetric {
     /// Log events whose message was not UTF-8 (raw bytes, a lone surrogate escape) and was
     /// decoded lossily, so that its batch could be processed.
     MessagesRepaired,
+    /// Batches and invocations counted with the container's own memory because the shared
+    /// state table did not answer in time (or kept changing under it): their counts may drift
+    /// as they do without the table.
+    StateFallbacks,
     /// Notices handed to SNS.
     NoticesSent,
     /// Notices that SNS did not take; they were written to the log instead.
@@ -128,7 +132,7 @@ pub enum ProcessorMetric {
 
 impl ProcessorMetric {
     /// Every processor metric, in document order.
-    pub const ALL: [ProcessorMetric; 11] = [
+    pub const ALL: [ProcessorMetric; 12] = [
         ProcessorMetric::BatchesProcessed,
         ProcessorMetric::EventsProcessed,
         ProcessorMetric::ControlMessages,
@@ -138,6 +142,7 @@ impl ProcessorMetric {
         ProcessorMetric::EventsTooOld,
         ProcessorMetric::EventsTooNew,
         ProcessorMetric::MessagesRepaired,
+        ProcessorMetric::StateFallbacks,
         ProcessorMetric::NoticesSent,
         ProcessorMetric::NoticeFailures,
     ];
@@ -154,6 +159,7 @@ impl ProcessorMetric {
             ProcessorMetric::EventsTooOld => "EventsTooOld",
             ProcessorMetric::EventsTooNew => "EventsTooNew",
             ProcessorMetric::MessagesRepaired => "MessagesRepaired",
+            ProcessorMetric::StateFallbacks => "StateFallbacks",
             ProcessorMetric::NoticesSent => "NoticesSent",
             ProcessorMetric::NoticeFailures => "NoticeFailures",
         }

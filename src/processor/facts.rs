@@ -161,6 +161,105 @@ impl Facts {
     }
 }
 
+/// The most bytes of an error type kept in a token.
+const MAX_TOKEN_TEXT: usize = 100;
+
+impl Facts {
+    /// The facts as a set of short strings, for a store that can only add to a set (DynamoDB's
+    /// string sets): the union of two facts' tokens reads back as their [`Facts::merge`], so
+    /// containers that add what they saw, in any order and any number of times, agree on the
+    /// merged facts. Each token is a letter and its fields:
+    /// `f<bit>` a flag, `t<ms>` a line's time, `r<ms>|<duration>|<init>|<memory>|<peak>` a report,
+    /// `o<seconds>` a `Task timed out` line, `k<ms>|<value>` a chunk size, `u<rule>` and
+    /// `u<rule>|<ms>|<value>` a rule hit, `e<type>` the error type.
+    pub fn to_tokens(&self) -> Vec<String> {
+        let mut tokens = Vec::new();
+        for bit in 0..16 {
+            if self.flags & (1 << bit) != 0 {
+                tokens.push(format!("f{bit}"));
+            }
+        }
+        if let Some(t) = self.first_ms {
+            tokens.push(format!("t{t}"));
+        }
+        if let Some(t) = self.report_ms {
+            let field = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            tokens.push(format!(
+                "r{t}|{}|{}|{}|{}",
+                field(self.duration_ms),
+                field(self.init_duration_ms),
+                field(self.memory_size_mb),
+                field(self.max_memory_used_mb)
+            ));
+        }
+        if let Some(after) = self.timed_out_after {
+            tokens.push(format!("o{after}"));
+        }
+        if let Some((t, v)) = self.chunk_size {
+            tokens.push(format!("k{t}|{v}"));
+        }
+        for hit in &self.rules {
+            match hit.value {
+                Some((t, v)) => tokens.push(format!("u{}|{t}|{v}", hit.rule)),
+                None => tokens.push(format!("u{}", hit.rule)),
+            }
+        }
+        if let Some(error_type) = &self.error_type {
+            tokens.push(format!(
+                "e{}",
+                crate::notify::redact::cut_at_word(error_type, MAX_TOKEN_TEXT)
+            ));
+        }
+        tokens
+    }
+
+    /// The facts a set of tokens stands for ([`Facts::to_tokens`]), whatever their order.
+    /// Tokens that do not read are skipped: a newer version may write more kinds.
+    pub fn from_tokens<S: AsRef<str>>(tokens: &[S]) -> Facts {
+        let mut sorted: Vec<&str> = tokens.iter().map(AsRef::as_ref).collect();
+        sorted.sort_unstable();
+        let mut facts = Facts::default();
+        for token in sorted {
+            let Some(kind) = token.chars().next() else { continue };
+            let rest = &token[kind.len_utf8()..];
+            let mut part = Facts::default();
+            let fields: SmallVec<[&str; 5]> = rest.split('|').collect();
+            let num = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+            let int = |i: usize| fields.get(i).and_then(|f| f.parse::<i64>().ok());
+            match kind {
+                'f' => match rest.parse::<u32>() {
+                    Ok(bit) if bit < 16 => part.flags = 1 << bit,
+                    _ => continue,
+                },
+                't' => part.first_ms = int(0),
+                'r' => {
+                    let Some(t) = int(0) else { continue };
+                    part.report_ms = Some(t);
+                    part.duration_ms = num(1);
+                    part.init_duration_ms = num(2);
+                    part.memory_size_mb = num(3);
+                    part.max_memory_used_mb = num(4);
+                }
+                'o' => part.timed_out_after = num(0),
+                'k' => part.chunk_size = int(0).zip(num(1)),
+                'u' => {
+                    let Some(rule) = fields.first().and_then(|f| f.parse::<usize>().ok()).filter(|&r| r < 64) else {
+                        continue;
+                    };
+                    part.rules.push(RuleHit {
+                        rule,
+                        value: int(1).zip(num(2)),
+                    });
+                }
+                'e' => part.error_type = Some(rest.to_string()),
+                _ => continue,
+            }
+            facts.merge(&part);
+        }
+        facts
+    }
+}
+
 fn earliest(a: Option<(i64, f64)>, b: Option<(i64, f64)>) -> Option<(i64, f64)> {
     match (a, b) {
         (Some(x), Some(y)) => Some(if y.0 < x.0 { y } else { x }),
@@ -228,6 +327,58 @@ mod tests {
         }
         assert_eq!(merged[0].first_ms, Some(10));
         assert_eq!(merged[0].chunk_size, Some((10, 7.0)), "the earliest chunk size wins");
+    }
+
+    fn rich() -> Facts {
+        let mut f = facts(
+            flag::REPORTED | flag::STATUS | flag::ERROR_LINE,
+            1_000,
+            Some((1_500, 12.0)),
+        );
+        f.report_ms = Some(9_000);
+        f.duration_ms = Some(8_000.5);
+        f.init_duration_ms = Some(250.25);
+        f.memory_size_mb = Some(1_024.0);
+        f.max_memory_used_mb = Some(700.0);
+        f.timed_out_after = Some(30.0);
+        f.error_type = Some("Runtime.ExitError".to_string());
+        f.take_rule(2, None, 2_000);
+        f.take_rule(5, Some(0.75), 3_000);
+        f
+    }
+
+    #[test]
+    fn facts_read_back_from_their_tokens_unchanged() {
+        for f in [Facts::default(), facts(flag::TIMEOUT, 5, None), rich()] {
+            assert_eq!(Facts::from_tokens(&f.to_tokens()), f);
+        }
+    }
+
+    #[test]
+    fn the_union_of_tokens_reads_back_as_the_merge_in_any_order() {
+        let a = rich();
+        let mut b = facts(flag::TIMEOUT | flag::OOM, 400, Some((400, 3.0)));
+        b.take_rule(5, Some(0.5), 100);
+        let mut expected = a.clone();
+        expected.merge(&b);
+        let mut union: Vec<String> = b.to_tokens().into_iter().chain(a.to_tokens()).collect();
+        assert_eq!(Facts::from_tokens(&union), expected);
+        union.reverse();
+        union.extend(a.to_tokens());
+        assert_eq!(Facts::from_tokens(&union), expected, "reordered and repeated");
+        assert_eq!(expected.first_ms, Some(400));
+        assert_eq!(
+            expected.rules.iter().find(|h| h.rule == 5).unwrap().value,
+            Some((100, 0.5))
+        );
+    }
+
+    #[test]
+    fn tokens_a_newer_version_might_write_are_skipped() {
+        let facts = Facts::from_tokens(&["f1", "zfuture", "f99", "u70", "t", "r|x", "t12"]);
+        assert_eq!(facts.flags, flag::TIMEOUT);
+        assert_eq!(facts.first_ms, Some(12));
+        assert!(facts.rules.is_empty() && facts.report_ms.is_none());
     }
 
     #[test]

@@ -54,6 +54,7 @@ use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_m
 use crate::emf::{self, Entry, EntryValue, Target};
 use crate::metrics::{Metric, ProcessorMetric, Unit};
 use crate::parse::{Line, Status, parse};
+use crate::state::{Claim, Filed, Store, View};
 use crate::wire::DataMessage;
 
 pub use classify::{HELD_BACK, classify, is_final};
@@ -135,6 +136,36 @@ struct Accumulator {
 }
 
 impl Accumulator {
+    /// Adds what `other` counted (a batch whose counts waited for the shared state's word).
+    fn absorb(&mut self, other: Accumulator) {
+        for (key, b) in other.buckets {
+            match self.buckets.entry(key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(b);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let mine = o.get_mut();
+                    for (m, n) in mine.counts.iter_mut().zip(b.counts) {
+                        *m += n;
+                    }
+                    for (m, v) in mine.values.iter_mut().zip(b.values) {
+                        m.extend(v);
+                    }
+                    for (rule, n) in b.rule_counts {
+                        *mine.rule_counts.entry(rule).or_default() += n;
+                    }
+                    for (rule, v) in b.rule_values {
+                        mine.rule_values.entry(rule).or_default().extend(v);
+                    }
+                    mine.applicable_rules |= b.applicable_rules;
+                }
+            }
+        }
+        self.records.extend(other.records);
+        self.telemetry.merge(&other.telemetry);
+        self.newest_ms = self.newest_ms.max(other.newest_ms);
+    }
+
     fn bucket(&mut self, function: &Arc<str>, minute: i64, settings: &FunctionSettings) -> &mut Bucket {
         self.buckets
             .entry((Arc::clone(function), minute))
@@ -160,6 +191,60 @@ struct Emitted {
     counted: Counted,
     /// Bit `i` is rule `i` of the config.
     rules: u64,
+}
+
+impl Emitted {
+    fn filed(self) -> Filed {
+        Filed {
+            minute: self.minute,
+            classes: self.counted.0,
+            rules: self.rules,
+        }
+    }
+
+    fn from_filed(filed: Filed) -> Emitted {
+        Emitted {
+            minute: filed.minute,
+            counted: Counted(filed.classes),
+            rules: filed.rules,
+        }
+    }
+}
+
+/// What a remembered invocation's facts call for, before it is filed.
+struct Judgement {
+    merged: Facts,
+    evidence: Vec<Evidence>,
+    timeout: Timeout,
+    want: Counted,
+    rules: u64,
+    minute: i64,
+}
+
+impl Judgement {
+    /// What is counted for the invocation once this judgement is filed over `before`.
+    fn after(&self, before: Emitted) -> Emitted {
+        let kept_rules = if before.minute.is_some_and(|m| m != self.minute) {
+            0
+        } else {
+            before.rules
+        };
+        Emitted {
+            minute: Some(self.minute),
+            counted: self.want,
+            rules: kept_rules | self.rules,
+        }
+    }
+}
+
+/// The shared state and what waits for it in the event being handled.
+struct Shared {
+    store: Arc<Store>,
+    /// Each batch's counts of the invocations it holds whole, until the table says whether
+    /// another container processed the batch before.
+    staged: Vec<(u64, Accumulator)>,
+    /// Remembered invocations that this event touched.
+    keys: Vec<u64>,
 }
 
 /// A remembered invocation: one that can go on in a later batch.
@@ -219,6 +304,8 @@ pub struct Processor {
     due: BinaryHeap<Reverse<(i64, u64)>>,
     /// Capture slots for each rule's value pattern, reused from line to line.
     rule_locations: Vec<Option<regex::CaptureLocations>>,
+    /// Invocation state shared with other containers, if any.
+    shared: Option<Shared>,
 }
 
 /// The function a log group belongs to: `/aws/lambda/NAME` gives NAME, others the last part.
@@ -267,7 +354,25 @@ impl Processor {
             learned: BoundedMap::new(MAX_FUNCTIONS),
             settings: BoundedMap::new(MAX_FUNCTIONS),
             due: BinaryHeap::new(),
+            shared: None,
         }
+    }
+
+    /// Decides counts with other containers through `store` ([`crate::state`]): what each
+    /// remembered invocation showed and what was counted for it are kept there, and so are the
+    /// batches processed. Without it, the warm container's memory decides alone.
+    pub fn with_store(mut self, store: Arc<Store>) -> Self {
+        self.shared = Some(Shared {
+            store,
+            staged: Vec::new(),
+            keys: Vec::new(),
+        });
+        self
+    }
+
+    /// The shared state in use, if any.
+    pub fn store(&self) -> Option<&Arc<Store>> {
+        self.shared.as_ref().map(|s| &s.store)
     }
 
     /// The config in use.
@@ -329,6 +434,7 @@ impl Processor {
         };
         let now = self.clock.now_ms(acc.newest_ms);
         self.settle_due(now, &mut acc);
+        self.share(now, &mut acc);
         self.finish(shape, acc)
     }
 
@@ -338,6 +444,7 @@ impl Processor {
         self.process_message(message, &mut acc);
         let now = self.clock.now_ms(acc.newest_ms);
         self.settle_due(now, &mut acc);
+        self.share(now, &mut acc);
         self.finish(Shape::Decoded, acc)
     }
 
@@ -346,6 +453,7 @@ impl Processor {
     pub fn flush(&mut self) -> Outcome {
         let mut acc = Accumulator::default();
         self.settle_due(i64::MAX, &mut acc);
+        self.share(wall_ms(), &mut acc);
         self.finish(Shape::Flush, acc)
     }
 
@@ -589,8 +697,13 @@ impl Processor {
             }
         }
 
+        // With shared state, what this batch counts by itself waits for the table's word on
+        // whether another container processed the batch before.
+        let sharing = self.shared.is_some();
+        let mut staged = Accumulator::default();
         for &i in &init_failures {
-            self.init_failed(i, message, &slots, &names, &settings, acc);
+            let out = if sharing { &mut staged } else { &mut *acc };
+            self.init_failed(i, message, &slots, &names, &settings, out);
         }
 
         let pos = |i: usize| Pos::of(events[i].timestamp, &events[i].id);
@@ -669,7 +782,7 @@ impl Processor {
                 let counted = classify(&inv.facts, &settings, timeout);
                 let evidence = inv.evidence.iter().map(|&i| evidence_at(message, i)).collect();
                 emit(
-                    acc,
+                    if sharing { &mut staged } else { &mut *acc },
                     &self.config,
                     &settings,
                     &names,
@@ -726,8 +839,15 @@ impl Processor {
         touched.sort_unstable();
         touched.dedup();
         acc.records.reserve(records + touched.len());
-        for k in touched {
-            self.settle(k, now, acc);
+        if let Some(shared) = self.shared.as_mut() {
+            shared.keys.extend(touched);
+            if !staged.buckets.is_empty() || !staged.records.is_empty() {
+                shared.staged.push((fingerprint, staged));
+            }
+        } else {
+            for k in touched {
+                self.settle(k, now, acc);
+            }
         }
         self.batches.insert(fingerprint, ());
     }
@@ -770,11 +890,23 @@ impl Processor {
         );
     }
 
-    /// Counts what is new for a remembered invocation, or holds it until it is due.
+    /// Counts what is new for a remembered invocation, or holds it until it is due: the warm
+    /// container deciding alone.
     fn settle(&mut self, k: u64, now: i64, acc: &mut Accumulator) {
-        let Some(function) = self.tracked.get(&k).map(|t| t.names.function.clone()) else {
+        let Some(judgement) = self.judge(k, now, None) else {
             return;
         };
+        let Some(before) = self.tracked.get(&k).map(|t| t.emitted) else {
+            return;
+        };
+        self.file(k, judgement, before, acc);
+    }
+
+    /// What a remembered invocation's facts call for now, with what the shared state holds
+    /// for it (`view`) if any; `None` while it is held (not reported yet). Takes its pending
+    /// evidence into the judgement.
+    fn judge(&mut self, k: u64, now: i64, view: Option<&View>) -> Option<Judgement> {
+        let function = self.tracked.get(&k).map(|t| t.names.function.clone())?;
         let settings = self.settings_for(&function);
         let hold = self.hold_ms();
         let Processor {
@@ -785,7 +917,7 @@ impl Processor {
             due,
             ..
         } = self;
-        let Some(t) = tracked.get_mut(&k) else { return };
+        let t = tracked.get_mut(&k)?;
         let stream = streams.get(&t.stream_key);
         let mut merged = t.own.clone();
         let mut evidence = std::mem::take(&mut t.evidence);
@@ -799,6 +931,9 @@ impl Processor {
             if let Some(at) = t.report {
                 t.moved_on |= stream.moved_on_after(at);
             }
+        }
+        if let Some(view) = view {
+            merged.merge(&Facts::from_tokens(&view.tokens));
         }
         evidence.truncate(MAX_EVIDENCE_PER_INVOCATION);
         let reported = merged.flags & flag::REPORTED != 0;
@@ -816,9 +951,11 @@ impl Processor {
                 .saturating_add((timeout.seconds * 1000.0) as i64);
             hold_until(t, due, k, ends.max(now).saturating_add(hold));
             t.evidence = evidence;
-            return;
+            return None;
         };
-        let settled = is_final(&merged) || t.moved_on || t.expired;
+        // Shared, a reported invocation is counted in full at once, and a later fact that takes
+        // a class back is a correction: no container holds what it may not live to send.
+        let settled = is_final(&merged) || t.moved_on || t.expired || view.is_some();
         let mut want = classify(&merged, &settings, timeout);
         if settled {
             t.due = None;
@@ -832,31 +969,198 @@ impl Processor {
                 }
             }
         }
-        let minute = minute_start(filed_at);
-        let mut before = t.emitted;
-        if before.minute.is_some_and(|m| m != minute) {
+        let rules = merged.rule_bits();
+        Some(Judgement {
+            merged,
+            evidence,
+            timeout,
+            want,
+            rules,
+            minute: minute_start(filed_at),
+        })
+    }
+
+    /// Files what `judgement` changes over `before` (what was counted for the invocation).
+    fn file(&mut self, k: u64, judgement: Judgement, mut before: Emitted, acc: &mut Accumulator) {
+        let Some(function) = self.tracked.get(&k).map(|t| t.names.function.clone()) else {
+            return;
+        };
+        let settings = self.settings_for(&function);
+        let Processor { tracked, config, .. } = self;
+        let Some(t) = tracked.get_mut(&k) else { return };
+        let after = judgement.after(before);
+        if let Some(at) = before.minute.filter(|&m| m != judgement.minute) {
             // Counted at its first line's minute before its REPORT came: moved to the REPORT's.
-            let at = before.minute.unwrap_or(minute);
-            retract(acc, config, &settings, &t.names, &t.request_id, at, before, timeout);
+            retract(
+                acc,
+                config,
+                &settings,
+                &t.names,
+                &t.request_id,
+                at,
+                before,
+                judgement.timeout,
+            );
             before = Emitted::default();
         }
-        t.emitted = Emitted {
-            minute: Some(minute),
-            counted: want,
-            rules: before.rules | merged.rule_bits(),
-        };
+        t.emitted = after;
         emit(
             acc,
             config,
             &settings,
             &t.names,
             &t.request_id,
-            &merged,
+            &judgement.merged,
             before,
-            (want, merged.rule_bits()),
-            timeout,
-            evidence,
+            (judgement.want, judgement.rules),
+            judgement.timeout,
+            judgement.evidence,
         );
+    }
+
+    /// Decides the counts this event calls for together with the other containers, through
+    /// the shared state: the batches it processed are recorded (a batch another container
+    /// processed before counts nothing here), each remembered invocation it touched adds its
+    /// facts to the table and reads everyone's back, and the change to what is counted for it
+    /// is filed by whichever container moves the table's counted state first. A call that
+    /// fails or times out falls back to this container's own memory for that batch or
+    /// invocation, loudly (`StateFallbacks`, and a warning).
+    fn share(&mut self, now: i64, acc: &mut Accumulator) {
+        let Some(shared) = self.shared.as_mut() else { return };
+        let store = Arc::clone(&shared.store);
+        let staged = std::mem::take(&mut shared.staged);
+        let mut keys = std::mem::take(&mut shared.keys);
+        let mut fallbacks: u64 = 0;
+        let mut first_error: Option<String> = None;
+        let mut failed = |err: &crate::state::StateError, fallbacks: &mut u64| {
+            *fallbacks += 1;
+            first_error.get_or_insert_with(|| err.to_string());
+        };
+
+        let fingerprints: Vec<String> = staged.iter().map(|(fp, _)| crate::state::batch_key(*fp)).collect();
+        for ((_, part), verdict) in staged.into_iter().zip(store.claim_batches(&fingerprints)) {
+            match verdict {
+                Ok(true) => acc.absorb(part),
+                Ok(false) => {
+                    debug!("Skipped the counts of a batch another container processed before.");
+                    acc.telemetry.add(ProcessorMetric::DuplicateBatches, 1);
+                }
+                Err(err) => {
+                    failed(&err, &mut fallbacks);
+                    acc.absorb(part);
+                }
+            }
+        }
+
+        keys.sort_unstable();
+        keys.dedup();
+        keys.retain(|k| self.tracked.get(k).is_some());
+        let mut first_round = true;
+        for _ in 0..crate::state::CLAIM_ATTEMPTS {
+            if keys.is_empty() {
+                break;
+            }
+            let items: Vec<(String, Vec<String>)> = keys
+                .iter()
+                .map(|&k| {
+                    let tokens = if first_round {
+                        self.local_view(k).to_tokens()
+                    } else {
+                        Vec::new()
+                    };
+                    (self.state_key(k), tokens)
+                })
+                .collect();
+            first_round = false;
+            let views = store.merge(&items);
+            let mut claims = Vec::new();
+            let mut judged = Vec::new();
+            for ((k, (state_key, _)), view) in keys.iter().copied().zip(items).zip(views) {
+                match view {
+                    Ok(view) => {
+                        let before = Emitted::from_filed(view.filed);
+                        let Some(judgement) = self.judge(k, now, Some(&view)) else {
+                            continue;
+                        };
+                        let after = judgement.after(before);
+                        if after.filed() == view.filed {
+                            if let Some(t) = self.tracked.get_mut(&k) {
+                                t.emitted = before;
+                            }
+                            continue;
+                        }
+                        claims.push((state_key, view.version, after.filed()));
+                        judged.push((k, judgement, before));
+                    }
+                    Err(err) => {
+                        failed(&err, &mut fallbacks);
+                        self.settle(k, now, acc);
+                    }
+                }
+            }
+            keys.clear();
+            for ((k, judgement, before), claim) in judged.into_iter().zip(store.claim(&claims)) {
+                match claim {
+                    Ok(Claim::Won) => self.file(k, judgement, before, acc),
+                    Ok(Claim::Lost) => {
+                        self.give_back(k, judgement);
+                        keys.push(k);
+                    }
+                    Err(err) => {
+                        failed(&err, &mut fallbacks);
+                        self.give_back(k, judgement);
+                        self.settle(k, now, acc);
+                    }
+                }
+            }
+        }
+        // Others kept winning: decide alone rather than not at all.
+        for k in keys {
+            fallbacks += 1;
+            self.settle(k, now, acc);
+        }
+        if fallbacks > 0 {
+            warn!(
+                fallbacks,
+                error = first_error
+                    .as_deref()
+                    .unwrap_or("other containers kept changing the same invocations"),
+                "Counted with this container's memory alone: the shared state table did not answer."
+            );
+            acc.telemetry.add(ProcessorMetric::StateFallbacks, fallbacks);
+        }
+    }
+
+    /// What this container knows of a remembered invocation: its own lines and the heads of
+    /// batches it owns.
+    fn local_view(&self, k: u64) -> Facts {
+        let Some(t) = self.tracked.get(&k) else {
+            return Facts::default();
+        };
+        let mut facts = t.own.clone();
+        if let Some(stream) = self.streams.get(&t.stream_key) {
+            for orphan in stream.orphans_of(stream::Owner::Invocation(k)) {
+                facts.merge(&orphan.facts);
+            }
+        }
+        facts
+    }
+
+    /// The key of a remembered invocation in the shared state.
+    fn state_key(&self, k: u64) -> String {
+        self.tracked.get(&k).map_or_else(String::new, |t| {
+            crate::state::invocation_key(&t.names.log_group, &t.names.log_stream, &t.request_id)
+        })
+    }
+
+    /// Puts back the evidence of a judgement that was not filed.
+    fn give_back(&mut self, k: u64, judgement: Judgement) {
+        if let Some(t) = self.tracked.get_mut(&k) {
+            let mut evidence = judgement.evidence;
+            evidence.append(&mut t.evidence);
+            evidence.truncate(MAX_EVIDENCE_PER_INVOCATION);
+            t.evidence = evidence;
+        }
     }
 
     /// Settles the held invocations that are due at `now`.
@@ -872,7 +1176,10 @@ impl Processor {
             }
             t.due = None;
             t.expired = true;
-            self.settle(k, now, acc);
+            match self.shared.as_mut() {
+                Some(shared) => shared.keys.push(k),
+                None => self.settle(k, now, acc),
+            }
         }
     }
 

@@ -1,0 +1,316 @@
+//! Exact at fleet scale: one fleet's batches dealt to several containers that share their
+//! invocation state (`lambda_watchdog::state`) give the per-function, per-minute sums of the
+//! whole streams delivered to one processor, whatever container each batch lands in, in any
+//! order, some batches twice; and a table that fails falls back loudly without losing a batch.
+//!
+//! The same protocol against DynamoDB (moto_server) is in `tests/state_dynamo.rs`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lambda_watchdog::state::{Memory, Store};
+use lambda_watchdog::testing::direct_event;
+use lambda_watchdog::testing::fleet::{self, Cut, FleetSpec, Rng, Stream, data_message, sums};
+use lambda_watchdog::{Clock, Config, Processor};
+use proptest::prelude::*;
+use serde_json::Value;
+
+const T_FLEET: i64 = 1_795_946_400_000; // 2026-11-29T10:00:00Z
+
+type Cells = BTreeMap<(String, i64, String), i64>;
+
+fn processor(config: &str, store: Option<&Arc<Store>>) -> Processor {
+    let p = Processor::new(
+        Config::from_toml_str(config).unwrap(),
+        Clock::FollowLogs,
+        None,
+        "lambda-watchdog",
+    );
+    match store {
+        Some(store) => p.with_store(Arc::clone(store)),
+        None => p,
+    }
+}
+
+/// The sums of the whole streams, each delivered at once to one processor.
+fn baseline(fleet: &fleet::Fleet) -> Cells {
+    let mut p = processor(&fleet.config, None);
+    let mut documents = Vec::new();
+    for stream in &fleet.streams {
+        documents.extend(
+            p.handle_event(&direct_event(&data_message(stream, 0, stream.events.len())))
+                .documents,
+        );
+    }
+    documents.extend(p.flush().documents);
+    sums(&documents)
+}
+
+/// Delivers `deliveries` (container, batch) in order to `n` containers sharing `store`; every
+/// container settles what it holds at the end. Gives the sums and the processor counters.
+fn deal(
+    config: &str,
+    streams: &[Stream],
+    n: usize,
+    deliveries: &[(usize, Cut)],
+    store: &Arc<Store>,
+) -> (Cells, BTreeMap<String, i64>) {
+    let mut containers: Vec<Processor> = (0..n).map(|_| processor(config, Some(store))).collect();
+    let mut documents = Vec::new();
+    for &(c, cut) in deliveries {
+        let event = direct_event(&data_message(&streams[cut.stream], cut.from, cut.to));
+        documents.extend(containers[c].handle_event(&event).documents);
+    }
+    for p in &mut containers {
+        documents.extend(p.flush().documents);
+    }
+    (sums(&documents), processor_counters(&documents))
+}
+
+/// Per processor metric, its total over the documents.
+fn processor_counters(documents: &[String]) -> BTreeMap<String, i64> {
+    let mut totals = BTreeMap::new();
+    for doc in documents {
+        let value: Value = serde_json::from_str(doc).unwrap();
+        if value.get("Processor").is_none() {
+            continue;
+        }
+        for metric in value["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            *totals.entry(name.to_string()).or_insert(0) += value[name].as_i64().unwrap();
+        }
+    }
+    totals
+}
+
+fn counter(counters: &BTreeMap<String, i64>, name: &str) -> i64 {
+    *counters
+        .get(name)
+        .unwrap_or_else(|| panic!("no processor metric {name} in {counters:?}"))
+}
+
+fn assert_same(expected: &Cells, got: &Cells) {
+    let differ: Vec<_> = expected
+        .keys()
+        .chain(got.keys())
+        .filter(|k| expected.get(*k) != got.get(*k))
+        .map(|k| (k.clone(), expected.get(k).copied(), got.get(k).copied()))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "cells that differ (cell, whole streams, shared): {differ:?}"
+    );
+}
+
+fn small_fleet(seed: u64) -> fleet::Fleet {
+    fleet::generate(FleetSpec {
+        functions: 3,
+        streams_per_function: 3,
+        span_ms: 20 * 60_000,
+        start_ms: T_FLEET,
+        seed,
+    })
+}
+
+/// Whether every line of `stream` that is not Lambda's own names the request id of the
+/// invocation it belongs to (Python's and Node's runtimes do; a Go custom runtime's `log`
+/// lines do not).
+fn logs_request_ids(stream: &Stream) -> bool {
+    let mut current: Option<&str> = None;
+    stream.events.iter().all(|e| {
+        let m = e.message.as_str();
+        if let Some(rest) = m.strip_prefix("START RequestId: ") {
+            current = rest.split_whitespace().next();
+            return true;
+        }
+        let platform = ["END ", "REPORT ", "INIT_", "RESTORE_"]
+            .iter()
+            .any(|p| m.starts_with(p));
+        platform || current.is_none_or(|id| m.contains(id))
+    })
+}
+
+/// The fleet without the streams whose lines carry no request id: shared state makes those
+/// exact only when a stream's batches reach one container (README, "Shared state").
+fn with_request_ids(mut fleet: fleet::Fleet) -> fleet::Fleet {
+    fleet.streams.retain(logs_request_ids);
+    assert!(!fleet.streams.is_empty());
+    fleet
+}
+
+/// Batches as CloudWatch Logs cuts them, each arriving 1 to 30 s after its last event (so a
+/// stream's batches overtake each other), dealt to random containers; `again` of them are
+/// delivered a second time to another container.
+fn direct_deliveries(streams: &[Stream], n: usize, rng: &mut Rng, again: usize) -> Vec<(usize, Cut)> {
+    let cuts = fleet::cut_by_time(streams, rng);
+    let mut arrivals: Vec<(i64, Cut)> = cuts
+        .iter()
+        .map(|&c| {
+            (
+                streams[c.stream].events[c.to - 1].timestamp_ms + rng.range(1_000, 30_000),
+                c,
+            )
+        })
+        .collect();
+    for _ in 0..again {
+        let (at, cut) = arrivals[rng.below(arrivals.len() as u64) as usize];
+        arrivals.push((at + rng.range(0, 60_000), cut));
+    }
+    arrivals.sort_by_key(|&(at, _)| at);
+    arrivals
+        .into_iter()
+        .map(|(_, cut)| (rng.below(n as u64) as usize, cut))
+        .collect()
+}
+
+#[test]
+fn a_fleet_dealt_to_eight_containers_that_share_state_counts_as_one_processor_does() {
+    let fleet = with_request_ids(small_fleet(7));
+    let expected = baseline(&fleet);
+    assert!(
+        expected.keys().any(|(_, _, m)| m == "Timeouts"),
+        "the fleet has timeouts to get right"
+    );
+    let mut rng = Rng::new(99);
+    let deliveries = direct_deliveries(&fleet.streams, 8, &mut rng, 40);
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let (got, counters) = deal(&fleet.config, &fleet.streams, 8, &deliveries, &store);
+    assert_same(&expected, &got);
+    assert_eq!(counter(&counters, "StateFallbacks"), 0);
+    assert!(
+        counter(&counters, "DuplicateBatches") > 0,
+        "the repeated deliveries were recognised"
+    );
+}
+
+#[test]
+fn without_shared_state_the_same_dealing_drifts() {
+    // The control for the test above: the fleet and dealing are hard enough that containers
+    // deciding alone get cells wrong.
+    let fleet = with_request_ids(small_fleet(7));
+    let expected = baseline(&fleet);
+    let mut rng = Rng::new(99);
+    let deliveries = direct_deliveries(&fleet.streams, 8, &mut rng, 40);
+    let mut containers: Vec<Processor> = (0..8).map(|_| processor(&fleet.config, None)).collect();
+    let mut documents = Vec::new();
+    for &(c, cut) in &deliveries {
+        let event = direct_event(&data_message(&fleet.streams[cut.stream], cut.from, cut.to));
+        documents.extend(containers[c].handle_event(&event).documents);
+    }
+    for p in &mut containers {
+        documents.extend(p.flush().documents);
+    }
+    assert_ne!(expected, sums(&documents));
+}
+
+#[test]
+fn a_table_that_fails_now_and_then_falls_back_loudly_and_loses_no_invocation() {
+    let fleet = small_fleet(11);
+    let expected = baseline(&fleet);
+    let mut rng = Rng::new(5);
+    let deliveries = direct_deliveries(&fleet.streams, 4, &mut rng, 0);
+    let store = Arc::new(Store::Memory(Memory::failing_every(7)));
+    let (got, counters) = deal(&fleet.config, &fleet.streams, 4, &deliveries, &store);
+    assert!(counter(&counters, "StateFallbacks") > 0);
+    let invocations = |cells: &Cells| -> BTreeMap<String, i64> {
+        let mut per_function = BTreeMap::new();
+        for ((function, _, metric), n) in cells {
+            if metric == "Invocations" {
+                *per_function.entry(function.clone()).or_insert(0) += n;
+            }
+        }
+        per_function
+    };
+    // Falling back may count an invocation in two containers, never in none.
+    let (want, have) = (invocations(&expected), invocations(&got));
+    assert_eq!(want.keys().collect::<Vec<_>>(), have.keys().collect::<Vec<_>>());
+    for (function, n) in &want {
+        assert!(
+            have[function] >= *n,
+            "{function}: {} of {n} invocations",
+            have[function]
+        );
+    }
+}
+
+#[test]
+fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_timeout() {
+    // The first case, across containers: [START, END, REPORT 290 s of 300 s] in one,
+    // ["Task timed out after 300.00 seconds"] later in another.
+    let stream = Stream {
+        log_group: "/aws/lambda/scraper-a".into(),
+        log_stream: "2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef".into(),
+        events: [
+            (0, "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST"),
+            (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
+            (
+                290_000,
+                "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+            ),
+            (
+                290_001,
+                "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
+            ),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (t, m))| fleet::Event {
+            id: format!("{:056}", i + 1),
+            timestamp_ms: T_FLEET + t,
+            message: m.to_string(),
+        })
+        .collect(),
+    };
+    let config = "[defaults]\ntimeout_seconds = 300\n";
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let deliveries = [
+        (
+            0,
+            Cut {
+                stream: 0,
+                from: 0,
+                to: 3,
+            },
+        ),
+        (
+            1,
+            Cut {
+                stream: 0,
+                from: 3,
+                to: 4,
+            },
+        ),
+    ];
+    let (got, _) = deal(config, std::slice::from_ref(&stream), 2, &deliveries, &store);
+    let minute = T_FLEET + 240_000; // the REPORT's, 10:04
+    let metric = |name: &str| got.get(&("scraper-a".to_string(), minute, name.to_string())).copied();
+    assert_eq!(metric("Timeouts"), Some(1));
+    assert_eq!(metric("Invocations"), Some(1));
+    assert_eq!(
+        metric("NearTimeout"),
+        None,
+        "counted at the REPORT, taken back by the timeout line: {got:?}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Any fleet, any number of containers, any dealing: the same sums as one processor.
+    #[test]
+    fn generated_fleets_dealt_to_containers_sharing_state_give_the_same_sums(
+        seed in any::<u64>(),
+        dealing in any::<u64>(),
+        containers in 1usize..12,
+        again in 0usize..20,
+    ) {
+        let fleet = with_request_ids(small_fleet(seed));
+        let expected = baseline(&fleet);
+        let mut rng = Rng::new(dealing);
+        let deliveries = direct_deliveries(&fleet.streams, containers, &mut rng, again);
+        let store = Arc::new(Store::Memory(Memory::default()));
+        let (got, counters) = deal(&fleet.config, &fleet.streams, containers, &deliveries, &store);
+        prop_assert_eq!(counter(&counters, "StateFallbacks"), 0);
+        assert_same(&expected, &got);
+    }
+}
