@@ -3,6 +3,8 @@
 //! the invocation has left, and a response that never asks Lambda to retry (bad input is counted
 //! and skipped; a retry would only duplicate metrics already written).
 
+use std::sync::Arc;
+
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -15,6 +17,7 @@ use crate::metrics::ProcessorMetric;
 use crate::notify::Notice;
 use crate::notify::sns::Publisher;
 use crate::processor::{Clock, Processor, Shape, wall_ms};
+use crate::state::{Dynamo, Store};
 
 /// The handler state kept across invocations of a warm container.
 pub struct Handler {
@@ -24,13 +27,26 @@ pub struct Handler {
 }
 
 impl Handler {
-    /// A handler for this config, reading its own log group and name from Lambda's variables
-    /// and the notices topic from `WATCHDOG_TOPIC_ARN` (none: notices are only logged).
+    /// A handler for this config, reading its own log group and name from Lambda's variables,
+    /// the notices topic from `WATCHDOG_TOPIC_ARN` (none: notices are only logged) and the
+    /// shared state table from `WATCHDOG_STATE_TABLE` (none: each container decides alone).
     pub async fn from_env(config: Config) -> Handler {
         let own_group = std::env::var("AWS_LAMBDA_LOG_GROUP_NAME").ok();
         let name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "lambda-watchdog".into());
         let publisher = Publisher::from_env().await;
-        Handler::new(Processor::new(config, Clock::Wall, own_group, name), publisher)
+        let mut processor = Processor::new(config, Clock::Wall, own_group, name);
+        let table = std::env::var("WATCHDOG_STATE_TABLE").ok().filter(|t| !t.is_empty());
+        if let Some(table) = table {
+            match Dynamo::from_env(table.clone()).await {
+                Ok(dynamo) => processor = processor.with_store(Arc::new(Store::Dynamo(dynamo))),
+                Err(err) => tracing::warn!(
+                    table = table.as_str(),
+                    error = %err,
+                    "Counting with this container's memory alone: the shared state table could not be set up."
+                ),
+            }
+        }
+        Handler::new(processor, publisher)
     }
 
     /// A handler around a processor and an optional SNS publisher.

@@ -24,6 +24,8 @@ enum Command {
     MetricFilters(cli::metric_filters::Args),
     /// Read the watchdog's metrics back from CloudWatch: per function, worst first, over a window.
     Report(cli::report::Args),
+    /// Manage the DynamoDB table that containers share invocation state through.
+    StateTable(cli::state_table::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => cli::replay::run(args),
         Command::MetricFilters(args) => cli::metric_filters::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::StateTable(args) => cli::state_table::run(args),
     };
     result.unwrap_or_else(|err| {
         eprintln!("lambda-watchdog: {err:#}");

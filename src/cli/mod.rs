@@ -3,3 +3,4 @@
 pub mod metric_filters;
 pub mod replay;
 pub mod report;
+pub mod state_table;

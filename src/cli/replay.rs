@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, ValueEnum};
 
@@ -13,6 +14,7 @@ use crate::logging;
 use crate::notify::sns::{Publisher, message_for};
 use crate::processor::{Clock, Processor};
 use crate::replay::{collect, replay_file};
+use crate::state::{Dynamo, Store};
 use crate::summary::Summary;
 
 /// Options of `replay`.
@@ -39,6 +41,11 @@ pub struct Args {
     /// The SNS topic for --publish.
     #[arg(long)]
     topic_arn: Option<String>,
+    /// Decide counts through this DynamoDB table, as a fleet of containers does (the
+    /// environment's Region and credentials, and `AWS_ENDPOINT_URL`); without it, replay
+    /// decides alone, as one warm container.
+    #[arg(long, value_name = "NAME")]
+    state_table: Option<String>,
     /// Files or folders: *.json events (direct, Kinesis, decoded, or arrays of them), *.log/*.txt lines.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -72,8 +79,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let near_ratio = config.clone();
     let clock = args.now.map_or(Clock::FollowLogs, Clock::Fixed);
-    let processor = Processor::new(config, clock, None, "lambda-watchdog");
+    let mut processor = Processor::new(config, clock, None, "lambda-watchdog");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Some(table) = &args.state_table {
+        let dynamo = runtime.block_on(Dynamo::from_env(table.clone()))?;
+        processor = processor.with_store(Arc::new(Store::Dynamo(dynamo)));
+    }
     let publisher = if args.publish {
         let topic = args
             .topic_arn

@@ -266,6 +266,9 @@ struct Tracked {
     expired: bool,
     /// When held counts are due, if any are held.
     due: Option<i64>,
+    /// What this container last added to the shared state for it: a batch that adds nothing
+    /// to that costs no call.
+    sent: Option<Facts>,
 }
 
 impl Tracked {
@@ -282,6 +285,7 @@ impl Tracked {
             moved_on: false,
             expired: false,
             due: None,
+            sent: None,
         }
     }
 }
@@ -1054,7 +1058,12 @@ impl Processor {
 
         keys.sort_unstable();
         keys.dedup();
-        keys.retain(|k| self.tracked.get(k).is_some());
+        // An invocation whose facts here add nothing to what this container sent before needs no
+        // call: the container that added the last facts decided with all of them.
+        keys.retain(|k| {
+            let view = self.local_view(*k);
+            self.tracked.get(k).is_some_and(|t| t.sent.as_ref() != Some(&view))
+        });
         let mut first_round = true;
         for _ in 0..crate::state::CLAIM_ATTEMPTS {
             if keys.is_empty() {
@@ -1064,7 +1073,12 @@ impl Processor {
                 .iter()
                 .map(|&k| {
                     let tokens = if first_round {
-                        self.local_view(k).to_tokens()
+                        let view = self.local_view(k);
+                        let tokens = view.to_tokens();
+                        if let Some(t) = self.tracked.get_mut(&k) {
+                            t.sent = Some(view);
+                        }
+                        tokens
                     } else {
                         Vec::new()
                     };
@@ -1177,7 +1191,11 @@ impl Processor {
             t.due = None;
             t.expired = true;
             match self.shared.as_mut() {
-                Some(shared) => shared.keys.push(k),
+                Some(shared) => {
+                    // Due: decided now, whether or not its facts changed.
+                    t.sent = None;
+                    shared.keys.push(k);
+                }
                 None => self.settle(k, now, acc),
             }
         }

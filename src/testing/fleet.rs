@@ -11,7 +11,14 @@
 //! them, and Node.js in the JSON log format. After a timeout or a crash the environment
 //! initialises again.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use serde_json::{Value, json};
+
+use crate::state::Store;
+use crate::testing::direct_event;
+use crate::{Clock, Config, Processor};
 
 /// How big a fleet to make.
 #[derive(Debug, Clone, Copy)]
@@ -459,4 +466,136 @@ pub fn sums(documents: &[String]) -> std::collections::BTreeMap<(String, i64, St
     }
     all.retain(|_, n| *n != 0);
     all
+}
+
+/// Per (function, minute, metric), a net count.
+pub type Cells = std::collections::BTreeMap<(String, i64, String), i64>;
+
+/// A processor for `config` that follows the logs' clock, sharing `store` if given.
+pub fn processor(config: &str, store: Option<&Arc<Store>>) -> Processor {
+    let p = Processor::new(
+        Config::from_toml_str(config).expect("the fleet's config is valid"),
+        Clock::FollowLogs,
+        None,
+        "lambda-watchdog",
+    );
+    match store {
+        Some(store) => p.with_store(Arc::clone(store)),
+        None => p,
+    }
+}
+
+/// The sums of the whole streams, each delivered at once to one processor.
+pub fn baseline(fleet: &Fleet) -> Cells {
+    let mut p = processor(&fleet.config, None);
+    let mut documents = Vec::new();
+    for stream in &fleet.streams {
+        documents.extend(
+            p.handle_event(&direct_event(&data_message(stream, 0, stream.events.len())))
+                .documents,
+        );
+    }
+    documents.extend(p.flush().documents);
+    sums(&documents)
+}
+
+/// Delivers `deliveries` (container, batch) in order to `n` containers sharing `store`; every
+/// container settles what it holds at the end. Gives the sums and the processor counters.
+pub fn deal(
+    config: &str,
+    streams: &[Stream],
+    n: usize,
+    deliveries: &[(usize, Cut)],
+    store: &Arc<Store>,
+) -> (Cells, BTreeMap<String, i64>) {
+    let mut containers: Vec<Processor> = (0..n).map(|_| processor(config, Some(store))).collect();
+    let mut documents = Vec::new();
+    for &(c, cut) in deliveries {
+        let event = direct_event(&data_message(&streams[cut.stream], cut.from, cut.to));
+        documents.extend(containers[c].handle_event(&event).documents);
+    }
+    for p in &mut containers {
+        documents.extend(p.flush().documents);
+    }
+    (sums(&documents), processor_counters(&documents))
+}
+
+/// Per processor metric (dimension `Processor`), its total over the documents.
+pub fn processor_counters(documents: &[String]) -> BTreeMap<String, i64> {
+    let mut totals = BTreeMap::new();
+    for doc in documents {
+        let Ok(value) = serde_json::from_str::<Value>(doc) else {
+            continue;
+        };
+        if value.get("Processor").is_none() {
+            continue;
+        }
+        for metric in value["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let Some(name) = metric["Name"].as_str() else { continue };
+            *totals.entry(name.to_string()).or_insert(0) += value[name].as_i64().unwrap_or(0);
+        }
+    }
+    totals
+}
+
+/// A processor counter by name; panics when the documents do not have it (a misspelled name
+/// must not read as 0).
+pub fn counter(counters: &BTreeMap<String, i64>, name: &str) -> i64 {
+    *counters
+        .get(name)
+        .unwrap_or_else(|| panic!("no processor metric {name} in {counters:?}"))
+}
+
+/// Whether every line of `stream` that is not Lambda's own names the request id of the
+/// invocation it belongs to (Python's and Node's runtimes do; a Go custom runtime's `log`
+/// lines do not).
+pub fn logs_request_ids(stream: &Stream) -> bool {
+    let mut current: Option<&str> = None;
+    stream.events.iter().all(|e| {
+        let m = e.message.as_str();
+        if let Some(rest) = m.strip_prefix("START RequestId: ") {
+            current = rest.split_whitespace().next();
+            return true;
+        }
+        let platform = ["END ", "REPORT ", "INIT_", "RESTORE_"]
+            .iter()
+            .any(|p| m.starts_with(p));
+        platform || current.is_none_or(|id| m.contains(id))
+    })
+}
+
+/// The fleet without the streams whose lines carry no request id: shared state makes those
+/// exact only when a stream's batches reach one container (README, "Shared state").
+pub fn with_request_ids(mut fleet: Fleet) -> Fleet {
+    fleet.streams.retain(logs_request_ids);
+    fleet
+}
+
+/// Batches as CloudWatch Logs cuts them, each arriving 1 to 30 s after its last event (so a
+/// stream's batches overtake each other), dealt to random containers; `again` of them are
+/// delivered a second time to another container.
+pub fn direct_deliveries(streams: &[Stream], n: usize, rng: &mut Rng, again: usize) -> Vec<(usize, Cut)> {
+    let cuts = cut_by_time(streams, rng);
+    let mut arrivals: Vec<(i64, Cut)> = cuts
+        .iter()
+        .map(|&c| {
+            (
+                streams[c.stream].events[c.to - 1].timestamp_ms + rng.range(1_000, 30_000),
+                c,
+            )
+        })
+        .collect();
+    for _ in 0..again {
+        let (at, cut) = arrivals[rng.below(arrivals.len() as u64) as usize];
+        arrivals.push((at + rng.range(0, 60_000), cut));
+    }
+    arrivals.sort_by_key(|&(at, _)| at);
+    arrivals
+        .into_iter()
+        .map(|(_, cut)| (rng.below(n as u64) as usize, cut))
+        .collect()
 }
