@@ -68,27 +68,11 @@ pub enum Level {
 }
 
 impl Level {
-    /// Reads a level word. Plain-text lines must spell it in capitals (so that an English word in
-    /// a message is not taken for a level); JSON fields may use any case.
+    /// Reads a level word ([`crate::vocabulary::LEVEL_WORDS`]). Plain-text lines must spell it
+    /// in capitals (so that an English word in a message is not taken for a level); JSON fields
+    /// may use any case.
     fn from_word(word: &str, any_case: bool) -> Option<Level> {
-        // At most 9 bytes ("EMERGENCY"); upper-cased on the stack, matched by length and bytes.
-        if word.is_empty() || word.len() > 9 {
-            return None;
-        }
-        let mut buffer = [0u8; 9];
-        let bytes = &mut buffer[..word.len()];
-        bytes.copy_from_slice(word.as_bytes());
-        if any_case {
-            bytes.make_ascii_uppercase();
-        }
-        Some(match &*bytes {
-            b"ERROR" | b"ERR" | b"FATAL" | b"CRITICAL" | b"CRIT" | b"PANIC" | b"SEVERE" | b"ALERT" | b"EMERGENCY"
-            | b"EMERG" => Level::Error,
-            b"WARN" | b"WARNING" => Level::Warn,
-            b"INFO" | b"NOTICE" => Level::Info,
-            b"DEBUG" | b"TRACE" | b"FINE" | b"FINER" | b"FINEST" => Level::Debug,
-            _ => return None,
-        })
+        crate::vocabulary::level_of_word(word, any_case)
     }
 
     /// pino and bunyan write numeric levels: 50 error, 60 fatal.
