@@ -190,6 +190,7 @@ pub(super) fn parse_json(line: &str) -> Option<Line<'_>> {
             },
             "initReport" | "restoreReport" => Line::PhaseReport {
                 during_invoke: record.phase.as_deref() == Some("invoke"),
+                restore: kind == "restoreReport",
                 status,
                 error_type: record.error_type.take(),
             },

@@ -136,6 +136,8 @@ pub enum Line<'a> {
     PhaseReport {
         /// Whether the phase ran during an invocation (`Phase: invoke`).
         during_invoke: bool,
+        /// Whether it is a SnapStart restore (`RESTORE_REPORT`, `platform.restoreReport`).
+        restore: bool,
         /// The outcome; absent means success.
         status: Option<Status>,
         /// The error type.
@@ -377,6 +379,7 @@ mod tests {
                     during_invoke,
                     status: s,
                     error_type: e,
+                    ..
                 } => {
                     assert_eq!(during_invoke, invoke, "{line}");
                     assert_eq!(s, status, "{line}");
