@@ -1,7 +1,8 @@
 //! lambda-watchdog: watches a fleet of AWS Lambda functions through their CloudWatch Logs.
 //!
 //! A batch flows through the modules in this order: [`decode`] (base64, gzip, JSON; direct or
-//! through Kinesis) → [`parse`] (what each line says) and [`signals`] (what its text mentions) →
+//! through Kinesis) → [`parse`] (what each line says) and [`signals`] (what its text mentions,
+//! in the words of [`vocabulary`]) →
 //! [`processor`] (which invocation it belongs to, what happened to that invocation, counted
 //! once) → [`emf`] (CloudWatch Embedded Metric Format documents). [`summary`] turns the same
 //! records into the replay CLI's report.
@@ -29,6 +30,7 @@ pub mod signals;
 pub mod state;
 pub mod summary;
 pub mod testing;
+pub mod vocabulary;
 pub mod wire;
 
 pub use config::Config;

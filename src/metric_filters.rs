@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 use crate::Config;
 use crate::metrics::Metric;
 use crate::processor::function_name;
+use crate::signals::Signal;
+use crate::vocabulary;
 
 /// CloudFormation's limit on resources in one template.
 pub const MAX_RESOURCES: usize = 500;
@@ -211,82 +213,29 @@ fn platform_report_with(condition: JsonExpr) -> Pattern {
     Pattern::Json(report_with(condition))
 }
 
-/// Rate-limit phrases in the spellings services write (filter phrases are case-sensitive; the
-/// processor ignores case). Each one is a phrase of [`crate::signals`], which a test checks.
-pub const RATE_LIMIT_PHRASES: &[&str] = &[
-    "Rate Limit Exceeded",
-    "Rate limit exceeded",
-    "rate limit exceeded",
-    "RateLimitExceeded",
-    "Rate exceeded",
-    "rate exceeded",
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "Too Many Requests",
-    "Too many requests",
-    "too many requests",
-    "HTTP 429",
-    "status code 429",
-    "StatusCode: 429",
-    "statusCode: 429",
-    "status: 429",
-    "status=429",
-    "(SlowDown)",
-    "Please reduce your request rate",
-    "RequestLimitExceeded",
-    "ProvisionedThroughputExceededException",
-];
-
-/// Database connection caps: MySQL 1040, PostgreSQL's "too many clients" and reserved slots.
-pub const TOO_MANY_CONNECTIONS_PHRASES: &[&str] = &[
-    "Too many connections",
-    "too many connections",
-    "ER_CON_COUNT_ERROR",
-    "too many clients",
-    "remaining connection slots are reserved",
-];
-
-/// Connection failures besides the caps (which count as connection errors too).
-pub const CONNECTION_ERROR_PHRASES: &[&str] = &[
-    "ECONNREFUSED",
-    "ECONNRESET",
-    "ETIMEDOUT",
-    "Connection refused",
-    "connection refused",
-    "Connection reset",
-    "connection reset",
-    "Connection timed out",
-    "connection timed out",
-    "could not connect to server",
-    "Can't connect to MySQL server",
-    "Connection terminated unexpectedly",
-    "connection terminated unexpectedly",
-];
-
-/// Each runtime's own out-of-memory message (Java, Python, Node.js, Go, Ruby, Rust).
-pub const OUT_OF_MEMORY_PHRASES: &[&str] = &[
-    "OutOfMemoryError",
-    "MemoryError",
-    "JavaScript heap out of memory",
-    "runtime: out of memory",
-    "failed to allocate memory",
-    "NoMemoryError",
-    "memory allocation of",
-    "signal: killed",
-];
-
-/// The level words that make a JSON line an error, in the cases loggers write them.
-const ERROR_LEVELS: &[&str] = &[
-    "ERROR", "Error", "error", "FATAL", "Fatal", "fatal", "CRITICAL", "Critical", "critical",
-];
+/// The spellings of the phrases that raise `signal`, from [`crate::vocabulary`] (filter phrases
+/// are case-sensitive and know no guards; the processor ignores case where the vocabulary allows
+/// it and keeps each guard).
+pub fn phrases_for(signal: Signal) -> Vec<&'static str> {
+    vocabulary::spellings_of(signal)
+}
 
 /// The built-in classes that filter patterns can express, with one pattern per format.
 pub fn builtin_patterns() -> Vec<(Metric, Format, Pattern)> {
-    let mut connection_errors: Vec<&str> = TOO_MANY_CONNECTIONS_PHRASES.to_vec();
-    connection_errors.extend_from_slice(CONNECTION_ERROR_PHRASES);
+    let mut connection_errors = phrases_for(Signal::TooManyConnections);
+    connection_errors.extend(phrases_for(Signal::ConnectionError));
+    // Each error level as loggers write it: upper case, capitalised, lower case.
+    let spellings: Vec<String> = vocabulary::JSON_ERROR_LEVELS
+        .iter()
+        .flat_map(|w| {
+            let lower = w.to_ascii_lowercase();
+            let capital = w[..1].to_string() + &lower[1..];
+            [w.to_string(), capital, lower]
+        })
+        .collect();
     let mut error_levels: Vec<JsonExpr> = ["$.level", "$.severity"]
         .into_iter()
-        .flat_map(|field| ERROR_LEVELS.iter().map(move |level| eq(field, level)))
+        .flat_map(|field| spellings.iter().map(move |level| eq(field, level)))
         .collect();
     // pino and bunyan: 50 is error, 60 fatal.
     error_levels.push(JsonExpr::Eq("$.level", JsonValue::Num(50)));
@@ -296,12 +245,17 @@ pub fn builtin_patterns() -> Vec<(Metric, Format, Pattern)> {
         eq("$.record.status", "failure"),
     ]))];
     errors_json.extend(error_levels);
+    let errors_text: Vec<&str> = vocabulary::FAILED_STATUS_MARKERS
+        .iter()
+        .chain(vocabulary::TEXT_ERROR_MARKERS)
+        .copied()
+        .collect();
 
     vec![
         (
             Metric::Timeouts,
             Format::Text,
-            Pattern::phrases(&["Task timed out after", "Status: timeout"]),
+            Pattern::phrases(&vocabulary::TIMEOUT_MARKERS[..2]),
         ),
         (
             Metric::Timeouts,
@@ -321,19 +275,19 @@ pub fn builtin_patterns() -> Vec<(Metric, Format, Pattern)> {
         (
             Metric::OutOfMemory,
             Format::Any,
-            Pattern::phrases(OUT_OF_MEMORY_PHRASES),
+            Pattern::phrases(&phrases_for(Signal::OutOfMemory)),
         ),
-        (
-            Metric::Errors,
-            Format::Text,
-            Pattern::phrases(&["Status: error", "Status: failure", "[ERROR]", "[CRITICAL]", "[FATAL]"]),
-        ),
+        (Metric::Errors, Format::Text, Pattern::phrases(&errors_text)),
         (Metric::Errors, Format::Json, Pattern::Json(JsonExpr::Or(errors_json))),
-        (Metric::RateLimited, Format::Any, Pattern::phrases(RATE_LIMIT_PHRASES)),
+        (
+            Metric::RateLimited,
+            Format::Any,
+            Pattern::phrases(&phrases_for(Signal::RateLimited)),
+        ),
         (
             Metric::TooManyConnections,
             Format::Any,
-            Pattern::phrases(TOO_MANY_CONNECTIONS_PHRASES),
+            Pattern::phrases(&phrases_for(Signal::TooManyConnections)),
         ),
         (
             Metric::ConnectionErrors,
@@ -373,9 +327,9 @@ pub struct Plan {
 pub const LIMITATIONS: &[&str] = &[
     "Per-invocation counting: a filter counts matching log lines. An invocation that logs a rate-limit error five times counts 5, and a timeout or an out-of-memory crash can count twice (the runtime's message and the REPORT line). The processor counts each class once per invocation, also across batches and duplicate deliveries, and ties lines without a request id to the invocation running in their log stream.",
     "Learned timeouts and NearTimeout: a filter cannot compare an invocation's duration with the function's timeout, which the processor takes from the config or learns from the function's own timeouts. NearTimeout and ShortRuns are not produced.",
-    "Errors: a filter cannot tell a line's level from the same word in its message, so in the text format only the REPORT status and the Python runtime's [ERROR], [CRITICAL] and [FATAL] prefixes count (the JSON format's level field does count). Errors of timed-out invocations are not left out. INIT_REPORT and RESTORE_REPORT lines with Status: timeout or error count as Timeouts or Errors (the processor counts them as InitFailures).",
+    "Errors: a filter cannot tell a line's level from the same word in its message, so in the text format only the REPORT status, the Python runtime's [ERROR], [CRITICAL] and [FATAL] prefixes and Ruby Logger's ERROR and FATAL count (the .NET, Node.js and Java runtimes' level fields do not) (the JSON format's level field does count). Errors of timed-out invocations are not left out. INIT_REPORT and RESTORE_REPORT lines with Status: timeout or error count as Timeouts or Errors (the processor counts them as InitFailures).",
     "OutOfMemory: a filter cannot compare Max Memory Used with Memory Size, so a crash at the memory limit counts only when the report says Runtime.OutOfMemory or the runtime's message is logged.",
-    "Case: filter phrases are case-sensitive, so only the usual spellings listed in each pattern count; the processor ignores case.",
+    "Case and guards: filter phrases are case-sensitive, so only the usual spellings listed in each pattern count; the processor ignores case. A filter cannot require a word boundary either, so \"status 429\" also matches \"status 4290\", which the processor does not count.",
     "No FunctionName dimension: a metric filter's dimensions must come from fields of a JSON or space-delimited pattern, and CloudWatch Logs does not allow dimensions together with a default value. Every filter counts into the fleet-wide metric (no dimensions), which is what the template's alarms read. For per-function numbers, give each function its own namespace (run the command once per function with a config whose namespace differs).",
     "Not produced: Invocations, ColdStarts, InitFailures, Duration, InitDuration, MaxMemoryUsed and MemoryUtilization (use the AWS/Lambda metrics), the processor's own metrics, rules that take their value from the line, rules whose pattern is a regular expression, and phrases longer than a filter pattern can be.",
     "Do not run these filters and the processor with the same namespace: both write the fleet-wide metrics, which would add up.",
@@ -585,7 +539,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signals::{Signal, scan};
+    use crate::signals::scan;
 
     fn sample() -> Config {
         Config::from_toml_str(include_str!("../watchdog.toml")).unwrap()
@@ -653,14 +607,13 @@ mod tests {
 
     #[test]
     fn filter_phrases_are_phrases_the_processor_counts_for_the_same_class() {
-        let cases: [(&[&str], Signal); 4] = [
-            (RATE_LIMIT_PHRASES, Signal::RateLimited),
-            (TOO_MANY_CONNECTIONS_PHRASES, Signal::TooManyConnections),
-            (CONNECTION_ERROR_PHRASES, Signal::ConnectionError),
-            (OUT_OF_MEMORY_PHRASES, Signal::OutOfMemory),
-        ];
-        for (phrases, signal) in cases {
-            for phrase in phrases {
+        for signal in [
+            Signal::RateLimited,
+            Signal::TooManyConnections,
+            Signal::ConnectionError,
+            Signal::OutOfMemory,
+        ] {
+            for phrase in phrases_for(signal) {
                 assert!(
                     scan(phrase).has(signal),
                     "`{phrase}` is not {signal:?} to the processor"

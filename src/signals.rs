@@ -1,10 +1,12 @@
 //! Failure signals in free text: rate limiting, connection caps, connection failures, running
-//! out of memory, a runtime that exited. One Aho-Corasick pass per line finds them all,
-//! ignoring ASCII case, so the cost does not grow with the number of phrases.
-
-use std::sync::LazyLock;
+//! out of memory, a runtime that exited. One Aho-Corasick pass per line finds every phrase of
+//! [`crate::vocabulary`], ignoring ASCII case (then each match keeps its phrase's case rule and
+//! guard), so the cost does not grow with the number of phrases.
 
 use std::cell::RefCell;
+use std::sync::LazyLock;
+
+use crate::vocabulary::{self, Case, Guard, Phrase};
 
 /// One kind of signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,14 +40,6 @@ pub struct Scan {
     pub chunk_size_at: Option<usize>,
 }
 
-/// What a phrase in the table stands for.
-#[derive(Debug, Clone, Copy)]
-enum Found {
-    Signal(Signal),
-    TimedOutAfter,
-    ChunkSize,
-}
-
 impl Signals {
     /// Whether the set holds `signal`.
     pub fn has(self, signal: Signal) -> bool {
@@ -63,74 +57,79 @@ impl Signals {
     }
 }
 
-/// The phrases, lower case; each names the signal it raises. Sources: the error texts of MySQL,
-/// PostgreSQL, the AWS SDKs and HTTP, and each Lambda runtime's out-of-memory message.
-const PHRASES: &[(&str, Signal)] = &[
-    ("api rate limit exceeded", Signal::RateLimited),
-    ("rate limit exceeded", Signal::RateLimited),
-    ("ratelimitexceeded", Signal::RateLimited),
-    ("rate exceeded", Signal::RateLimited),
-    ("throttlingexception", Signal::RateLimited),
-    ("toomanyrequestsexception", Signal::RateLimited),
-    ("too many requests", Signal::RateLimited),
-    ("http 429", Signal::RateLimited),
-    ("status code 429", Signal::RateLimited),
-    ("statuscode: 429", Signal::RateLimited),
-    ("status: 429", Signal::RateLimited),
-    ("status=429", Signal::RateLimited),
-    ("(slowdown)", Signal::RateLimited),
-    ("please reduce your request rate", Signal::RateLimited),
-    ("requestlimitexceeded", Signal::RateLimited),
-    ("provisionedthroughputexceededexception", Signal::RateLimited),
-    ("too many connections", Signal::TooManyConnections),
-    ("er_con_count_error", Signal::TooManyConnections),
-    ("too many clients", Signal::TooManyConnections),
-    ("remaining connection slots are reserved", Signal::TooManyConnections),
-    ("econnrefused", Signal::ConnectionError),
-    ("econnreset", Signal::ConnectionError),
-    ("etimedout", Signal::ConnectionError),
-    ("connection refused", Signal::ConnectionError),
-    ("connection reset", Signal::ConnectionError),
-    ("connection timed out", Signal::ConnectionError),
-    ("could not connect to server", Signal::ConnectionError),
-    ("can't connect to mysql server", Signal::ConnectionError),
-    ("connection terminated unexpectedly", Signal::ConnectionError),
-    ("runtime.outofmemory", Signal::OutOfMemory),
-    ("outofmemoryerror", Signal::OutOfMemory),
-    ("javascript heap out of memory", Signal::OutOfMemory),
-    ("runtime: out of memory", Signal::OutOfMemory),
-    ("memoryerror", Signal::OutOfMemory),
-    ("failed to allocate memory", Signal::OutOfMemory),
-    ("nomemoryerror", Signal::OutOfMemory),
-    ("signal: killed", Signal::OutOfMemory),
-    ("memory allocation of", Signal::OutOfMemory),
-    ("runtime exited with error", Signal::RuntimeExited),
-    ("runtime exited without providing a reason", Signal::RuntimeExited),
-];
-
 /// Phrases that carry a number right after them.
 const NUMBERED: &[(&str, Found)] = &[
     ("task timed out after ", Found::TimedOutAfter),
     ("chunk_size=", Found::ChunkSize),
 ];
 
-static TABLE: LazyLock<Vec<(&'static str, Found)>> = LazyLock::new(|| {
-    PHRASES
-        .iter()
-        .map(|&(p, s)| (p, Found::Signal(s)))
-        .chain(NUMBERED.iter().copied())
-        .collect()
+/// What a phrase in the table stands for.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// The phrase of [`vocabulary::PHRASES`] at this index.
+    Phrase(usize),
+    TimedOutAfter,
+    ChunkSize,
+}
+
+/// The searched patterns, lower case: every phrase of the vocabulary (an exact phrase once per
+/// distinct spelling), then the numbered phrases.
+static TABLE: LazyLock<Vec<(String, Found)>> = LazyLock::new(|| {
+    let mut table: Vec<(String, Found)> = Vec::new();
+    for (i, phrase) in vocabulary::PHRASES.iter().enumerate() {
+        let spellings: &[&str] = match phrase.case {
+            Case::Any => &phrase.spellings[..1],
+            Case::Exact => phrase.spellings,
+        };
+        for spelling in spellings {
+            let lowered = spelling.to_ascii_lowercase();
+            if !table.iter().any(|(p, _)| *p == lowered) {
+                table.push((lowered, Found::Phrase(i)));
+            }
+        }
+    }
+    table.extend(NUMBERED.iter().map(|&(p, f)| (p.to_string(), f)));
+    table
 });
 
-/// The packed searcher on its own: for a few dozen phrases and lines of a few hundred bytes it
-/// needs no automaton behind it, and calling it directly saves that layer on every line.
-static MATCHER: LazyLock<aho_corasick::packed::Searcher> = LazyLock::new(|| {
-    aho_corasick::packed::Config::new()
+/// The searcher: aho-corasick's packed (Teddy, SIMD) searcher on its own where the CPU has it
+/// (for a few dozen phrases and lines of a few hundred bytes it needs no automaton behind it,
+/// and calling it directly saves that layer on every line), else a full automaton. Both find
+/// the same leftmost-first matches: zero false negatives either way.
+enum Matcher {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+impl Matcher {
+    fn find_at(&self, haystack: &[u8], at: usize) -> Option<(usize, usize, usize)> {
+        match self {
+            Matcher::Packed(s) => s
+                .find_in(haystack, aho_corasick::Span::from(at..haystack.len()))
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end())),
+            Matcher::Automaton(a) => a
+                .find(aho_corasick::Input::new(haystack).range(at..))
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end())),
+        }
+    }
+}
+
+static MATCHER: LazyLock<Matcher> = LazyLock::new(|| {
+    let packed = aho_corasick::packed::Config::new()
         .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .heuristic_pattern_limits(false)
         .builder()
         .extend(TABLE.iter().map(|(p, _)| p))
-        .build()
-        .expect("the built-in phrases compile")
+        .build();
+    match packed {
+        Some(searcher) => Matcher::Packed(searcher),
+        None => Matcher::Automaton(
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(TABLE.iter().map(|(p, _)| p))
+                .expect("the built-in phrases compile"),
+        ),
+    }
 });
 
 thread_local! {
@@ -142,30 +141,61 @@ pub fn scan(text: &str) -> Signals {
     scan_line(text).signals
 }
 
-/// One pass over a line: its signals and where its numbered phrases end, ignoring ASCII case.
+/// Whether a match of `phrase` at `start..end` of `original` keeps its case rule and its guard.
+fn holds(phrase: &Phrase, original: &[u8], start: usize, end: usize) -> bool {
+    let word = |b: Option<&u8>| b.is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    let guarded = match phrase.guard {
+        Guard::None => true,
+        Guard::Word => !word(start.checked_sub(1).and_then(|i| original.get(i))) && !word(original.get(end)),
+    };
+    guarded
+        && match phrase.case {
+            Case::Any => true,
+            Case::Exact => original
+                .get(start..end)
+                .is_some_and(|m| phrase.spellings.iter().any(|s| s.as_bytes() == m)),
+        }
+}
+
+/// One pass over a line: its signals and where its numbered phrases end, ignoring ASCII case
+/// except where a phrase's case rule says otherwise.
 ///
 /// The text is lower-cased into a reused buffer and searched case-sensitively: that lets the
 /// phrases be found by aho-corasick's packed (Teddy, SIMD) searcher alone, several times faster
 /// than a case-insensitive automaton, which has to walk every byte. Lower-casing ASCII keeps byte
-/// offsets, so positions found in the copy hold in the original.
+/// offsets, so positions found in the copy hold in the original, where case rules and guards are
+/// checked. A match that fails them is skipped by one byte, not by its length, so a phrase that
+/// starts inside it is still found.
 pub fn scan_line(text: &str) -> Scan {
     LOWERED.with(|buffer| {
         let mut lowered = buffer.borrow_mut();
         lowered.clear();
         lowered.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        let original = text.as_bytes();
         let mut found = Scan::default();
+        let mut at = 0;
         // Every non-overlapping match, so that "Rate exceeded" and "Too many connections" in one
-        // line both count. (No phrase of one signal overlaps a phrase of another.)
-        for m in MATCHER.find_iter(lowered.as_slice()) {
-            match TABLE[m.pattern().as_usize()].1 {
-                Found::Signal(signal) => found.signals.insert(signal),
+        // line both count.
+        while let Some((pattern, start, end)) = MATCHER.find_at(lowered.as_slice(), at) {
+            match TABLE[pattern].1 {
+                Found::Phrase(i) => {
+                    let phrase = &vocabulary::PHRASES[i];
+                    if !holds(phrase, original, start, end) {
+                        at = start + 1;
+                        continue;
+                    }
+                    for &signal in phrase.signals {
+                        found.signals.insert(signal);
+                    }
+                }
                 Found::TimedOutAfter => {
-                    found.timed_out_after_at.get_or_insert(m.end());
+                    found.timed_out_after_at.get_or_insert(end);
                 }
                 Found::ChunkSize => {
-                    found.chunk_size_at.get_or_insert(m.end());
+                    found.chunk_size_at.get_or_insert(end);
                 }
             }
+            at = end;
         }
         found
     })

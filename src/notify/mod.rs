@@ -444,18 +444,19 @@ fn cap(mut notices: Vec<Notice>, max: usize) -> Vec<Notice> {
     notices
 }
 
-/// The Logs Insights query that shows a class's lines.
+/// The Logs Insights query that shows a class's lines, derived from [`crate::vocabulary`].
 fn insights_query(metric: Metric) -> String {
+    use crate::signals::Signal;
+    use crate::vocabulary;
     let filter = match metric {
-        Metric::Timeouts => r#"Task timed out|Status: timeout|"status":"timeout""#,
-        Metric::OutOfMemory => r"(?i)out ?of ?memory|MemoryError|signal: killed|Max Memory Used",
-        Metric::RateLimited => r"(?i)rate limit|rate exceeded|throttl|too many requests|429",
-        Metric::TooManyConnections => r"(?i)too many connections|too many clients|connection slots",
-        _ => r"(?i)error|fatal|critical|exception|Status: (error|failure)",
+        Metric::Timeouts => vocabulary::insights_timeouts(),
+        Metric::OutOfMemory => vocabulary::insights_filter(&[Signal::OutOfMemory]),
+        Metric::RateLimited => vocabulary::insights_filter(&[Signal::RateLimited]),
+        Metric::TooManyConnections => vocabulary::insights_filter(&[Signal::TooManyConnections]),
+        Metric::ConnectionErrors => vocabulary::insights_filter(&[Signal::TooManyConnections, Signal::ConnectionError]),
+        _ => vocabulary::insights_errors(),
     };
-    format!(
-        "fields @timestamp, @logStream, @requestId, @message\n| filter @message like /{filter}/\n| sort @timestamp asc\n| limit 200"
-    )
+    format!("fields @timestamp, @logStream, @requestId, @message\n| {filter}\n| sort @timestamp asc\n| limit 200")
 }
 
 fn clock(ms: i64) -> String {

@@ -8,6 +8,7 @@
 use super::bytes::{first_line, number_at, token_end};
 use super::{AppLine, Level, is_request_id};
 use crate::signals::scan_line;
+use crate::vocabulary;
 
 /// A token of a line and the text after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,17 +81,85 @@ fn is_prefix_token(token: &str) -> bool {
     b.get(opened).is_some_and(u8::is_ascii_digit) && !lower() || is_request_id(token)
 }
 
-/// `[ERROR]`, `ERROR:` and the like.
+/// `[ERROR]`, `ERROR:`, Python's default `ERROR:root:message` and the like.
 fn level_token(token: &str) -> Option<Level> {
     let word = token.trim_start_matches('[').trim_end_matches([']', ':']);
-    Level::from_word(word, false)
+    Level::from_word(word, false).or_else(|| {
+        // Python logging's default format: LEVEL:logger:message (logging.BASIC_FORMAT).
+        let (level, rest) = word.split_once(':')?;
+        (!rest.is_empty()).then(|| Level::from_word(level, false))?
+    })
+}
+
+/// A thread name in brackets, as logback's and log4j2's default patterns write it after the
+/// time: `10:00:00.000 [main] ERROR com.acme.Job - …` (logback `PatternLayout` docs,
+/// `%d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg%n`).
+fn is_thread_token(token: &str) -> bool {
+    token.len() > 2 && token.starts_with('[') && token.ends_with(']')
+}
+
+/// The Microsoft console logger's first line: `fail: Category[0]`, the message on indented lines
+/// after it (Microsoft.Extensions.Logging.Console, `SimpleConsoleFormatter`).
+fn console_logger_level(text: &str) -> Option<Level> {
+    let mut tokens = Tokens::new(text);
+    let level = vocabulary::dotnet_level(tokens.next()?.text.strip_suffix(':')?)?;
+    let category = tokens.next()?.text;
+    (category.ends_with(']') && category.contains('[')).then_some(level)
+}
+
+/// Ruby's `Logger`: `E, [2026-12-02T10:00:00.000000 #8] ERROR -- progname: message`, where
+/// Lambda's Ruby runtime writes the request id as the progname (ruby lib/logger/formatter.rb;
+/// docs.aws.amazon.com/lambda, "Log and monitor Ruby Lambda functions"). Gives the level, the
+/// request id and the message.
+fn ruby_logger(message: &str) -> Option<(Level, Option<&str>, &str)> {
+    let b = message.as_bytes();
+    let &(_, level) = vocabulary::RUBY_SEVERITY_LETTERS
+        .iter()
+        .find(|(letter, _)| b.first() == Some(letter))?;
+    let rest = message.get(1..)?.strip_prefix(", [")?;
+    let (_, after_time) = first_line(rest).split_once("] ")?;
+    let (_, after_dashes) = after_time.split_once(" -- ")?;
+    let (progname, body) = after_dashes.split_once(':').unwrap_or(("", after_dashes));
+    let id = Some(progname.trim()).filter(|p| is_request_id(p));
+    // `body` is a part of `message`'s first line: the message goes on to the end of the event.
+    let body_at = body.as_ptr() as usize - message.as_ptr() as usize;
+    Some((level, id, message.get(body_at..)?))
+}
+
+/// Whether the text holds a runtime's unhandled-error record, `{"errorMessage": …,
+/// "errorType": …}`, behind a text prefix: Ruby's "Error raised from handler method" followed by
+/// the record (aws-lambda-ruby-runtime-interface-client, `LambdaLogger.log_error`), and older
+/// Java and custom runtimes that print the record after their own words.
+fn holds_error_record(text: &str) -> bool {
+    if text.contains("Error raised from handler method") {
+        return true;
+    }
+    let Some(at) = memchr::memmem::find(text.as_bytes(), b"\"errorType\"") else {
+        return false;
+    };
+    // The object that holds the member: from the last `{` before it.
+    let Some(open) = text.get(..at).and_then(|before| before.rfind('{')) else {
+        return false;
+    };
+    let Some(record) = text.get(open..) else { return false };
+    matches!(
+        super::json_line::parse_json(record.trim_end()),
+        Some(super::Line::App(AppLine {
+            level: Some(Level::Error),
+            ..
+        }))
+    ) && record.contains("\"errorMessage\"")
 }
 
 /// Reads a plain-text application line: request id and level from its first few tokens.
 pub(super) fn parse_text_app(message: &str) -> AppLine<'_> {
+    if let Some((level, request_id, body)) = ruby_logger(message) {
+        return finish(request_id, Some(level), body);
+    }
     let mut request_id = None;
     let mut level = None;
     let mut level_open = true;
+    let mut after_id = false;
     // Where the prefix of timestamps, request id and level ends: nothing to find before it, so
     // the signal scan starts there.
     let mut body = message;
@@ -99,6 +168,7 @@ pub(super) fn parse_text_app(message: &str) -> AppLine<'_> {
         let Token { text: token, rest } = token;
         if request_id.is_none() && is_request_id(token) {
             request_id = Some(token);
+            after_id = true;
             if in_prefix {
                 body = rest;
             }
@@ -110,15 +180,27 @@ pub(super) fn parse_text_app(message: &str) -> AppLine<'_> {
                 level = Some(l);
                 level_open = false;
                 prefix_like = true;
+            } else if let Some(l) = after_id.then(|| vocabulary::dotnet_level(token)).flatten() {
+                // The .NET runtime's level field, between the request id and the message; a
+                // console logger's line logged through it carries its own level after it.
+                level = Some(console_logger_level(rest).unwrap_or(l));
+                level_open = false;
+                prefix_like = true;
             } else if let Some(l) = token.strip_prefix("level=").or_else(|| token.strip_prefix("lvl=")) {
                 level = Level::from_word(l.trim_matches('"'), true);
                 level_open = false;
-            } else if is_prefix_token(token) || (i == 0 && (token.starts_with("time=") || token.starts_with("ts="))) {
+            } else if is_prefix_token(token)
+                // Node.js writes `undefined` where the request id goes while its init runs.
+                || token == "undefined"
+                || (i == 0 && (token.starts_with("time=") || token.starts_with("ts=")))
+                || (i > 0 && in_prefix && is_thread_token(token))
+            {
                 prefix_like = true;
             } else {
                 level_open = false;
             }
         }
+        after_id = false;
         in_prefix &= prefix_like;
         if in_prefix {
             body = rest;
@@ -127,9 +209,18 @@ pub(super) fn parse_text_app(message: &str) -> AppLine<'_> {
             break;
         }
     }
-    if level.is_none() && starts_like_a_crash(first_line(message)) {
-        level = Some(Level::Error);
+    if level.is_none() {
+        let first = first_line(message);
+        if starts_like_a_crash(first) || holds_error_record(message) {
+            level = Some(Level::Error);
+        } else {
+            level = console_logger_level(first);
+        }
     }
+    finish(request_id, level, body)
+}
+
+fn finish<'a>(request_id: Option<&'a str>, level: Option<Level>, body: &str) -> AppLine<'a> {
     let found = scan_line(body);
     AppLine {
         request_id,

@@ -74,7 +74,9 @@ fn top_level<'a>(line: &'a str, out: &mut TopLevel<'a>) -> Result<(), JsonError>
                 out.request_id = raw.plain_str().filter(|t| !t.is_empty()).or(out.request_id);
                 true
             }
-            "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" => {
+            // Powertools for Python, TypeScript and Java: `function_request_id` (docs.powertools.aws.dev,
+            // Logger, "Standard structured keys").
+            "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" | "function_request_id" => {
                 out.request_id = out.request_id.or(raw.plain_str().filter(|t| !t.is_empty()));
                 true
             }
@@ -188,6 +190,7 @@ pub(super) fn parse_json(line: &str) -> Option<Line<'_>> {
             },
             "initReport" | "restoreReport" => Line::PhaseReport {
                 during_invoke: record.phase.as_deref() == Some("invoke"),
+                restore: kind == "restoreReport",
                 status,
                 error_type: record.error_type.take(),
             },

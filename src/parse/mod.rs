@@ -68,27 +68,11 @@ pub enum Level {
 }
 
 impl Level {
-    /// Reads a level word. Plain-text lines must spell it in capitals (so that an English word in
-    /// a message is not taken for a level); JSON fields may use any case.
+    /// Reads a level word ([`crate::vocabulary::LEVEL_WORDS`]). Plain-text lines must spell it
+    /// in capitals (so that an English word in a message is not taken for a level); JSON fields
+    /// may use any case.
     fn from_word(word: &str, any_case: bool) -> Option<Level> {
-        // At most 9 bytes ("EMERGENCY"); upper-cased on the stack, matched by length and bytes.
-        if word.is_empty() || word.len() > 9 {
-            return None;
-        }
-        let mut buffer = [0u8; 9];
-        let bytes = &mut buffer[..word.len()];
-        bytes.copy_from_slice(word.as_bytes());
-        if any_case {
-            bytes.make_ascii_uppercase();
-        }
-        Some(match &*bytes {
-            b"ERROR" | b"ERR" | b"FATAL" | b"CRITICAL" | b"CRIT" | b"PANIC" | b"SEVERE" | b"ALERT" | b"EMERGENCY"
-            | b"EMERG" => Level::Error,
-            b"WARN" | b"WARNING" => Level::Warn,
-            b"INFO" | b"NOTICE" => Level::Info,
-            b"DEBUG" | b"TRACE" | b"FINE" | b"FINER" | b"FINEST" => Level::Debug,
-            _ => return None,
-        })
+        crate::vocabulary::level_of_word(word, any_case)
     }
 
     /// pino and bunyan write numeric levels: 50 error, 60 fatal.
@@ -152,6 +136,8 @@ pub enum Line<'a> {
     PhaseReport {
         /// Whether the phase ran during an invocation (`Phase: invoke`).
         during_invoke: bool,
+        /// Whether it is a SnapStart restore (`RESTORE_REPORT`, `platform.restoreReport`).
+        restore: bool,
         /// The outcome; absent means success.
         status: Option<Status>,
         /// The error type.
@@ -393,6 +379,7 @@ mod tests {
                     during_invoke,
                     status: s,
                     error_type: e,
+                    ..
                 } => {
                     assert_eq!(during_invoke, invoke, "{line}");
                     assert_eq!(s, status, "{line}");
@@ -532,6 +519,74 @@ mod tests {
             let a = app(line);
             assert_eq!(a.request_id, id, "request id of {line:?}");
             assert_eq!(a.level, level, "level of {line:?}");
+        }
+    }
+
+    /// Issue 13: the levels of every runtime and common logger, each with look-alikes that must
+    /// not be read as a level.
+    #[test]
+    fn every_runtimes_level_is_read_where_it_writes_it_and_nowhere_else() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, Option<&str>, Option<Level>)] = &[
+            // .NET runtime: the level field between the request id and the message.
+            (".NET fail field", "2026-12-02T10:00:00.000Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tfail\tOrder 7 failed\n", Some(ID), Some(Level::Error)),
+            (".NET crit field", "2026-12-02T10:00:00.000Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tcrit\tdisk gone\n", Some(ID), Some(Level::Error)),
+            (".NET info field", "2026-12-02T10:00:00.000Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tinfo\tfail is a word here\n", Some(ID), Some(Level::Info)),
+            (".NET warn field", "2026-12-02T10:00:00.000Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\twarn\tslow\n", Some(ID), Some(Level::Warn)),
+            (".NET console logger through the runtime", "2026-12-02T10:00:00.000Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tinfo\tfail: Acme.Orders.Handler[0]\n      Order 7 failed\n", Some(ID), Some(Level::Error)),
+            ("a message word after the id is no .NET level", "2026-12-02T10:00:00.000Z\tb70435cc-261c-4438-b9b6-efe4c8f04b21\tfailed\tto parse\n", Some(ID), None),
+            // Microsoft console logger on its own.
+            ("console logger fail", "fail: Acme.Orders.Handler[0]\n      Order 7 failed\n", None, Some(Level::Error)),
+            ("console logger info", "info: Acme.Orders.Handler[0]\n      Order 7 done\n", None, Some(Level::Info)),
+            ("fail: in prose is no level", "fail: could not open file\n", None, None),
+            // Ruby Logger, with and without the request id as progname.
+            ("Ruby Logger ERROR", "E, [2026-12-02T10:00:00.000000 #8] ERROR -- : Order 7 failed\n", None, Some(Level::Error)),
+            ("Ruby Logger with request id", "I, [2026-12-02T10:00:00.000000 #8]  INFO -- b70435cc-261c-4438-b9b6-efe4c8f04b21: ERROR is a word here\n", Some(ID), Some(Level::Info)),
+            ("Ruby Logger FATAL", "F, [2026-12-02T10:00:00.000000 #8] FATAL -- : gone\n", None, Some(Level::Error)),
+            ("a letter and a comma is no Ruby Logger", "E, the letter\n", None, None),
+            ("Ruby's unhandled error", "Error raised from handler method\n", None, Some(Level::Error)),
+            // Unhandled-error records behind a text prefix.
+            ("error record behind a prefix", "2026-12-02T10:00:00.000Z b70435cc-261c-4438-b9b6-efe4c8f04b21 Unhandled: {\"errorMessage\":\"boom\",\"errorType\":\"java.lang.IllegalStateException\"}\n", Some(ID), Some(Level::Error)),
+            ("pretty error record behind a prefix", "Error raised from handler method\n{\n  \"errorMessage\": \"no implicit conversion\",\n  \"errorType\": \"Function<TypeError>\"\n}\n", None, Some(Level::Error)),
+            ("an errorType member in prose is no record", "we log \"errorType\" fields now\n", None, None),
+            // logback's and log4j2's default patterns.
+            ("logback default", "10:00:00.000 [main] ERROR com.acme.Job - Order 7 failed\n", None, Some(Level::Error)),
+            ("logback with a pool thread", "2026-12-02 10:00:00,000 [pool-1-thread-3] WARN  com.acme.Job - slow\n", None, Some(Level::Warn)),
+            ("a bracket tag in a message", "[db] ERROR is only a word here\n", None, None),
+            // Node.js during init: `undefined` where the request id goes.
+            ("Node init error", "2026-12-02T10:00:00.000Z\tundefined\tERROR\tUncaught Exception \t{\"errorType\":\"Error\"}\n", None, Some(Level::Error)),
+            ("Node init info", "2026-12-02T10:00:00.000Z\tundefined\tINFO\tloading config\n", None, Some(Level::Info)),
+            // Go slog text, logfmt, Python's default format.
+            ("slog text", "time=2026-12-02T10:00:00.000Z level=ERROR msg=\"write failed\" error_count=1\n", None, Some(Level::Error)),
+            ("logfmt counters are no level", "time=2026-12-02T10:00:00.000Z msg=done error_count=0 errors=0\n", None, None),
+            ("Python default format", "ERROR:root:write failed\n", None, Some(Level::Error)),
+            ("0 errors is no level", "processed 10 items, 0 errors\n", None, None),
+        ];
+        for (name, line, id, level) in cases {
+            let a = app(line);
+            assert_eq!(a.request_id, *id, "request id: {name}");
+            assert_eq!(a.level, *level, "level: {name}");
+        }
+    }
+
+    #[test]
+    fn structured_loggers_levels_are_read_in_json() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, Option<&str>, Option<Level>)] = &[
+            ("Powertools for Python", r#"{"level":"ERROR","location":"handler:12","message":"boom","timestamp":"2026-12-02 10:00:00,000+0000","service":"orders","function_request_id":"b70435cc-261c-4438-b9b6-efe4c8f04b21"}"#, Some(ID), Some(Level::Error)),
+            ("Powertools for .NET", r#"{"coldStart":true,"level":"Error","service":"orders","message":"boom"}"#, None, Some(Level::Error)),
+            (".NET JSON format, Information", r#"{"timestamp":"2026-12-02T10:00:00.000Z","level":"Information","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21","message":"fine"}"#, Some(ID), Some(Level::Info)),
+            (".NET JSON format, Critical", r#"{"timestamp":"2026-12-02T10:00:00.000Z","level":"Critical","requestId":"b70435cc-261c-4438-b9b6-efe4c8f04b21","message":"gone"}"#, Some(ID), Some(Level::Error)),
+            ("pino fatal", r#"{"level":60,"time":1795946400000,"pid":8,"msg":"gone"}"#, None, Some(Level::Error)),
+            ("pino info", r#"{"level":30,"time":1795946400000,"pid":8,"msg":"error budget fine"}"#, None, Some(Level::Info)),
+            ("Go slog JSON", r#"{"time":"2026-12-02T10:00:00Z","level":"ERROR","msg":"write failed"}"#, None, Some(Level::Error)),
+            ("Rust tracing JSON", r#"{"timestamp":"2026-12-02T10:00:00.000000Z","level":"ERROR","fields":{"message":"write failed"},"target":"orders"}"#, None, Some(Level::Error)),
+            ("an error counter is no level", r#"{"level":"INFO","error_count":0,"msg":"0 errors"}"#, None, Some(Level::Info)),
+        ];
+        for (name, line, id, level) in cases {
+            let a = app(line);
+            assert_eq!(a.request_id, *id, "request id: {name}");
+            assert_eq!(a.level, *level, "level: {name}");
         }
     }
 

@@ -51,6 +51,7 @@ pub(super) fn parse_text_platform(line: &str) -> Option<Line<'_>> {
         let f = Fields::of(first);
         return Some(Line::PhaseReport {
             during_invoke: f.word("Phase:") == Some("invoke"),
+            restore: first.starts_with("RESTORE_REPORT"),
             status: f.word("Status:").map(Status::parse),
             error_type: f.word("Error Type:").map(Cow::Borrowed),
         });
@@ -175,6 +176,7 @@ mod tests {
                 "INIT_REPORT",
                 Some(Line::PhaseReport {
                     during_invoke: false,
+                    restore: false,
                     status: None,
                     error_type: None,
                 }),

@@ -8,7 +8,8 @@
 //!   that failed or timed out.
 //! - Errors: status error/failure, or an ERROR-level line, and no timeout.
 //! - RateLimited, TooManyConnections, ConnectionErrors (the cap included): the messages.
-//! - ColdStarts: a report with an init duration.
+//! - ColdStarts: a report with an init or restore duration, or an init in the invoke phase
+//!   (`INIT_REPORT … Phase: invoke`) or a SnapStart restore (`RESTORE_REPORT`) before it.
 //! - NearTimeout: reported, no timeout, duration ≥ `near_timeout_ratio` × the timeout.
 //! - ShortRuns: chunked functions' successful runs (no timeout, error or OOM) shorter than
 //!   `short_run_seconds`.
@@ -70,7 +71,10 @@ pub fn classify(facts: &Facts, settings: &FunctionSettings, timeout: Timeout) ->
             Metric::ConnectionErrors,
             f & (flag::CONNECTION_ERROR | flag::TOO_MANY_CONNECTIONS) != 0,
         ),
-        (Metric::ColdStarts, reported && facts.init_duration_ms.is_some()),
+        (
+            Metric::ColdStarts,
+            reported && (f & flag::COLD_START != 0 || facts.init_duration_ms.is_some()),
+        ),
         (Metric::NearTimeout, near),
         (Metric::ShortRuns, short),
     ]
@@ -151,6 +155,8 @@ mod tests {
             ("a refused connection is a connection error only", report(5.0, flag::CONNECTION_ERROR), &plain, &["Invocations", "ConnectionErrors"]),
             ("a rate limit at any level counts", report(5.0, flag::RATE_LIMITED), &plain, &["Invocations", "RateLimited"]),
             ("an init duration makes a cold start", cold(report(5.0, 0)), &plain, &["Invocations", "ColdStarts"]),
+            ("a restore or an init in the invoke phase makes a cold start", report(5.0, flag::COLD_START), &plain, &["Invocations", "ColdStarts"]),
+            ("a cold start that never reported is not counted", unreported(flag::COLD_START), &plain, &[]),
             ("a short successful run of a chunked worker is a short run", report(14.0, 0), &chunked, &["Invocations", "ShortRuns"]),
             ("a short run that logged an error is not a short run", report(14.0, flag::ERROR_LINE), &chunked, &["Invocations", "Errors"]),
             ("a short run that timed out is not a short run", report(14.0, flag::TIMEOUT), &chunked, &["Invocations", "Timeouts"]),

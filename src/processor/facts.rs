@@ -29,6 +29,10 @@ pub mod flag {
     /// The report names its status (the newer style, or any JSON report): the outcome is final,
     /// no later `Task timed out` line can change it.
     pub const STATUS: u16 = 1 << 8;
+    /// A cold start: an init or SnapStart restore duration on the REPORT, an init suppressed
+    /// into the invoke phase (`INIT_REPORT … Phase: invoke`), or a `RESTORE_REPORT` before the
+    /// invocation's START.
+    pub const COLD_START: u16 = 1 << 9;
 }
 
 /// A rule an invocation matched, with the value its earliest matching line logged.
@@ -84,6 +88,9 @@ impl Facts {
         let mut flags = flag::REPORTED | self.take_status(report.status, report.error_type.as_deref());
         if report.status.is_some() {
             flags |= flag::STATUS;
+        }
+        if report.init_duration_ms.is_some() || report.restore_duration_ms.is_some() {
+            flags |= flag::COLD_START;
         }
         if self.report_ms.is_none() {
             self.report_ms = Some(timestamp_ms);

@@ -564,6 +564,7 @@ impl Processor {
         let mut last_boundary: Option<(usize, Option<&str>)> = None;
         let mut running_at_start: Option<&str> = None;
         let mut init_failures: SmallVec<[usize; 1]> = SmallVec::new();
+        let mut restored = false;
         let oldest_minute = now.saturating_sub(emf::MAX_AGE_MS - 60_000);
         for (i, event) in events.iter().enumerate() {
             let ts = event.timestamp;
@@ -581,7 +582,14 @@ impl Processor {
                 Line::Start { request_id } => {
                     let inv = slots.get(Owner::Id(request_id));
                     inv.started_at.get_or_insert(i);
-                    inv.facts.saw(0, ts);
+                    inv.facts.saw(
+                        if std::mem::take(&mut restored) {
+                            flag::COLD_START
+                        } else {
+                            0
+                        },
+                        ts,
+                    );
                     current = Owner::Id(request_id);
                     current_reported = false;
                     first_boundary.get_or_insert(i);
@@ -631,9 +639,17 @@ impl Processor {
                 }
                 Line::PhaseReport {
                     during_invoke,
+                    restore,
                     status,
                     error_type,
                 } => {
+                    // An init in the invoke phase is its invocation's cold start; a restore
+                    // is the cold start of the invocation whose START follows it.
+                    if during_invoke && matches!(current, Owner::Id(_)) {
+                        slots.get(current).facts.saw(flag::COLD_START, ts);
+                    } else if restore {
+                        restored = true;
+                    }
                     let failed = matches!(status, Some(s) if s.is_failure() || s == Status::Timeout);
                     if failed {
                         init_failures.push(i);

@@ -250,6 +250,38 @@ fn each_class_is_counted_once_per_invocation() {
             expect: &[("ColdStarts", 1.0), ("InitDuration", 1.0), ("Duration", 2.0), ("MaxMemoryUsed", 2.0), ("MemoryUtilization", 2.0)],
         },
         Case {
+            name: "a SnapStart restore counts as a cold start, from its REPORT or its RESTORE_REPORT",
+            config: "",
+            lines: vec![
+                "RESTORE_START Runtime Version: java:21.v20\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:8e1f\n".into(),
+                "RESTORE_REPORT Restore Duration: 412.06 ms\n".into(),
+                start(A),
+                report(A, 100.0, "Restore Duration: 412.06 ms\tBilled Restore Duration: 413 ms"),
+                start(B),
+                report(B, 100.0, ""),
+            ],
+            expect: &[("Invocations", 2.0), ("ColdStarts", 1.0), ("InitFailures", 0.0)],
+        },
+        Case {
+            name: "a RESTORE_REPORT alone makes the next invocation a cold start",
+            config: "",
+            lines: vec!["RESTORE_REPORT Restore Duration: 412.06 ms\n".into(), start(A), report(A, 100.0, ""), start(B), report(B, 100.0, "")],
+            expect: &[("Invocations", 2.0), ("ColdStarts", 1.0)],
+        },
+        Case {
+            name: "an init suppressed into the invoke phase is a cold start without an init duration",
+            config: "",
+            lines: vec![
+                start(A),
+                "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n".into(),
+                "INIT_REPORT Init Duration: 3008.51 ms\tPhase: invoke\tStatus: success\n".into(),
+                report(A, 3100.0, ""),
+                start(B),
+                report(B, 100.0, ""),
+            ],
+            expect: &[("Invocations", 2.0), ("ColdStarts", 1.0), ("InitFailures", 0.0), ("Errors", 0.0)],
+        },
+        Case {
             name: "a failed init phase counts as an init failure",
             config: "",
             lines: vec!["INIT_REPORT Init Duration: 9999.92 ms\tPhase: init\tStatus: timeout\n".into(), start(A), report(A, 10.0, "")],
