@@ -257,5 +257,30 @@ class Guardrails(unittest.TestCase):
                 self.assertEqual("xray-write" in policies, policy_expected, policies)
 
 
+class SharedState(unittest.TestCase):
+    def test_the_state_table_is_created_and_named_to_the_function_unless_disabled(self):
+        stack = Stack(LogGroupNames=FLEET)
+        tables = stack.of_type("AWS::DynamoDB::Table")
+        self.assertEqual(list(tables), ["StateTable"])
+        table = tables["StateTable"]
+        self.assertEqual(table["BillingMode"], "PAY_PER_REQUEST")
+        self.assertEqual(table["KeySchema"], [{"AttributeName": "pk", "KeyType": "HASH"}])
+        self.assertEqual(table["TimeToLiveSpecification"], {"AttributeName": "expires", "Enabled": True})
+        self.assertTrue(table["SSESpecification"]["SSEEnabled"])
+        function = stack.value(stack.resources["WatchdogFunction"]["Properties"])
+        self.assertEqual(function["Environment"]["Variables"]["WATCHDOG_STATE_TABLE"], {"Ref": "StateTable"})
+        policies = {p["PolicyName"]: p for p in stack.of_type("AWS::IAM::Role")["FunctionRole"]["Policies"]}
+        statement = policies["share-invocation-state"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual(sorted(statement["Action"]), ["dynamodb:PutItem", "dynamodb:UpdateItem"])
+
+    def test_disabled_shared_state_creates_no_table_and_leaves_the_variable_empty(self):
+        stack = Stack(LogGroupNames=FLEET, SharedState="Disabled")
+        self.assertEqual(stack.of_type("AWS::DynamoDB::Table"), {})
+        function = stack.value(stack.resources["WatchdogFunction"]["Properties"])
+        self.assertEqual(function["Environment"]["Variables"]["WATCHDOG_STATE_TABLE"], "")
+        policies = [p["PolicyName"] for p in stack.of_type("AWS::IAM::Role")["FunctionRole"]["Policies"]]
+        self.assertNotIn("share-invocation-state", policies)
+
+
 if __name__ == "__main__":
     unittest.main()
