@@ -11,9 +11,12 @@
 //! `cargo run --release --example simulate_fleet` (about a minute); `-- SEED` picks another hour.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
+use lambda_watchdog::state::{Memory, Store};
 use lambda_watchdog::testing::direct_event;
-use lambda_watchdog::testing::fleet::{self, Cut, FleetSpec, Rng, Stream, data_message, sums};
+use lambda_watchdog::testing::fleet::{self, Cut, FleetSpec, Rng, Stream, data_message, logs_request_ids, sums};
 use lambda_watchdog::{Clock, Config, Processor};
 
 type Cells = BTreeMap<(String, i64, String), i64>;
@@ -85,12 +88,32 @@ fn report(label: &str, expected: &Cells, got: &Cells) {
     );
 }
 
+/// Delivers batches in arrival order to `n` containers that share one in-process table, and
+/// counts the table calls.
+fn run_shared(config: &str, streams: &[Stream], n: usize, deliveries: &[(usize, Cut)]) -> (Cells, Arc<Store>) {
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let mut containers: Vec<Processor> = (0..n)
+        .map(|_| processor(config).with_store(Arc::clone(&store)))
+        .collect();
+    let mut documents = Vec::new();
+    for &(c, cut) in deliveries {
+        let event = direct_event(&data_message(&streams[cut.stream], cut.from, cut.to));
+        documents.extend(containers[c].handle_event(&event).documents);
+    }
+    for p in &mut containers {
+        documents.extend(p.flush().documents);
+    }
+    (sums(&documents), store)
+}
+
 fn main() {
-    let seed = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2026);
+    let mut args = std::env::args().skip(1);
+    let seed = args.next().and_then(|s| s.parse().ok()).unwrap_or(2026);
+    let minutes: i64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(60);
     let fleet = fleet::generate(FleetSpec {
         functions: 8,
         streams_per_function: 11,
-        span_ms: 60 * 60_000,
+        span_ms: minutes * 60_000,
         start_ms: START,
         seed,
     });
@@ -161,6 +184,75 @@ fn main() {
             &format!("Kinesis by stream, {shards} shard(s), a container replaced in 1,000 batches"),
             &expected,
             &run(&fleet.config, streams, &containers),
+        );
+    }
+
+    // Shared state: the same direct-mode dealing, the containers deciding through one table.
+    // Streams whose lines carry no request id (the Go runtime here) are reported apart: the
+    // table shares what request ids tie to an invocation, not a stream's positions.
+    println!(
+        "\n| shared state, direct | streams | cells exact | drift | table calls per batch (records + merges + claims) | per GB of log text |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (label, keep) in [("with request ids", true), ("without (Go)", false)] {
+        let chosen: Vec<usize> = (0..streams.len())
+            .filter(|&s| logs_request_ids(&streams[s]) == keep)
+            .collect();
+        let subset: Vec<Stream> = chosen.iter().map(|&s| streams[s].clone()).collect();
+        let whole: Vec<(Cut, bool)> = subset
+            .iter()
+            .enumerate()
+            .map(|(s, st)| {
+                (
+                    Cut {
+                        stream: s,
+                        from: 0,
+                        to: st.events.len(),
+                    },
+                    false,
+                )
+            })
+            .collect();
+        let expected = run(&fleet.config, &subset, &[whole]);
+        let mut rng = Rng::new(seed ^ 0xd1ce);
+        let deliveries = fleet::direct_deliveries(&subset, 8, &mut rng, 0);
+        let bytes: usize = deliveries
+            .iter()
+            .map(|(_, c)| {
+                subset[c.stream].events[c.from..c.to]
+                    .iter()
+                    .map(|e| e.message.len())
+                    .sum::<usize>()
+            })
+            .sum();
+        let started = Instant::now();
+        let (got, store) = run_shared(&fleet.config, &subset, 8, &deliveries);
+        let elapsed = started.elapsed();
+        let (exact, all, per_metric) = compare(&expected, &got);
+        let worst: Vec<String> = per_metric
+            .iter()
+            .filter(|(_, (_, off))| *off > 0)
+            .map(|(m, (total, off))| format!("{m} {:+.1}%", *off as f64 * 100.0 / (*total).max(1) as f64))
+            .collect();
+        let (records, merges, claims, _) = store.calls().snapshot();
+        let calls = (records + merges + claims) as f64;
+        let gb = bytes as f64 / 1e9;
+        println!(
+            "| 8 containers, {label} | {} | {exact} of {all} ({:.1}%) | {} | {:.2} ({records} + {merges} + {claims} over {} batches) | {:.0} |",
+            subset.len(),
+            exact as f64 * 100.0 / all.max(1) as f64,
+            if worst.is_empty() {
+                "none".to_string()
+            } else {
+                worst.join(", ")
+            },
+            calls / deliveries.len() as f64,
+            deliveries.len(),
+            calls / gb,
+        );
+        eprintln!(
+            "({label}: {} batches in {elapsed:?} with the in-process table)",
+            deliveries.len()
         );
     }
 }
