@@ -12,8 +12,7 @@ use lambda_watchdog::Processor;
 use lambda_watchdog::state::{Memory, Store};
 use lambda_watchdog::testing::direct_event;
 use lambda_watchdog::testing::fleet::{
-    self, Cells, Cut, FleetSpec, Rng, Stream, baseline, counter, data_message, deal, direct_deliveries, processor,
-    sums, with_request_ids,
+    self, Cells, Cut, FleetSpec, Rng, Stream, baseline, counter, data_message, deal, direct_deliveries, processor, sums,
 };
 use proptest::prelude::*;
 
@@ -44,7 +43,7 @@ fn small_fleet(seed: u64) -> fleet::Fleet {
 
 #[test]
 fn a_fleet_dealt_to_eight_containers_that_share_state_counts_as_one_processor_does() {
-    let fleet = with_request_ids(small_fleet(7));
+    let fleet = small_fleet(7);
     let expected = baseline(&fleet);
     assert!(
         expected.keys().any(|(_, _, m)| m == "Timeouts"),
@@ -66,7 +65,7 @@ fn a_fleet_dealt_to_eight_containers_that_share_state_counts_as_one_processor_do
 fn without_shared_state_the_same_dealing_drifts() {
     // The control for the test above: the fleet and dealing are hard enough that containers
     // deciding alone get cells wrong.
-    let fleet = with_request_ids(small_fleet(7));
+    let fleet = small_fleet(7);
     let expected = baseline(&fleet);
     let mut rng = Rng::new(99);
     let deliveries = direct_deliveries(&fleet.streams, 8, &mut rng, 40);
@@ -183,7 +182,7 @@ proptest! {
         containers in 1usize..12,
         again in 0usize..20,
     ) {
-        let fleet = with_request_ids(small_fleet(seed));
+        let fleet = small_fleet(seed);
         let expected = baseline(&fleet);
         let mut rng = Rng::new(dealing);
         let deliveries = direct_deliveries(&fleet.streams, containers, &mut rng, again);

@@ -37,6 +37,7 @@
 mod classify;
 mod facts;
 mod record;
+mod shared_stream;
 mod slots;
 mod stream;
 
@@ -65,6 +66,7 @@ pub use record::{
 };
 
 use record::EVIDENCE_CONTEXT_LINES;
+use shared_stream::{StreamView, batch_tokens, pos_key};
 use slots::{MAX_EVIDENCE_PER_INVOCATION, Owner, Slots, same_id};
 use stream::{BatchMarks, Boundary, Orphan, Pos, StreamState};
 
@@ -245,7 +247,21 @@ struct Shared {
     staged: Vec<(u64, Accumulator)>,
     /// Remembered invocations that this event touched.
     keys: Vec<u64>,
+    /// What this event's batches add to their streams' items (lines without a request id).
+    streams: Vec<StreamShare>,
 }
+
+/// What a batch adds to its stream's shared item.
+struct StreamShare {
+    stream_key: u64,
+    names: Names,
+    tokens: Vec<String>,
+}
+
+/// The most tokens a stream's item keeps before the oldest go (DynamoDB items hold 400 KB).
+const MAX_STREAM_TOKENS: usize = 400;
+/// How far back a stream's item keeps positions once it is that full.
+const STREAM_KEEP_MS: i64 = 10 * 60_000;
 
 /// A remembered invocation: one that can go on in a later batch.
 #[derive(Debug)]
@@ -370,6 +386,7 @@ impl Processor {
             store,
             staged: Vec::new(),
             keys: Vec::new(),
+            streams: Vec::new(),
         });
         self
     }
@@ -564,6 +581,9 @@ impl Processor {
         let mut last_boundary: Option<(usize, Option<&str>)> = None;
         let mut running_at_start: Option<&str> = None;
         let mut init_failures: SmallVec<[usize; 1]> = SmallVec::new();
+        // Whether the batch has lines without a request id, which only their place in the
+        // stream ties to an invocation.
+        let mut positional = false;
         let mut restored = false;
         let oldest_minute = now.saturating_sub(emf::MAX_AGE_MS - 60_000);
         for (i, event) in events.iter().enumerate() {
@@ -662,6 +682,7 @@ impl Processor {
                     }
                 }
                 Line::App(app) => {
+                    positional |= app.request_id.is_none();
                     let flags = facts::app_flags(&app);
                     let has_rules = settings.rule_bits() != 0;
                     if flags == 0 && app.chunk_size.is_none() && !has_rules {
@@ -740,6 +761,7 @@ impl Processor {
         // batches known around it, kept with the stream so that a later batch can correct it.
         let mut touched: Vec<u64> = Vec::new();
         let mut orphan = None;
+        let mut head_tokens: Option<Facts> = None;
         // A head that shows only a chunk size is not kept for a later correction: it counts in
         // no class, and an invocation logs its chunk size again after its START.
         if let Some(head) = slots
@@ -756,6 +778,9 @@ impl Processor {
                     if let stream::Owner::Invocation(k) = owner {
                         touched.push(k);
                     }
+                    if sharing {
+                        head_tokens = Some(head.facts.clone());
+                    }
                     let evidence = head.evidence.iter().map(|&i| evidence_at(message, i)).collect();
                     orphan = Some(Orphan {
                         facts: head.facts,
@@ -763,6 +788,25 @@ impl Processor {
                         owner,
                     });
                 }
+            }
+        }
+        let stream = self.streams.get_or_insert_with(stream_key, StreamState::default);
+        stream.positional |= positional;
+        // Shared, every batch adds its positions: the batch whose head needs them may be
+        // another container's, of a stream this one never saw a line without a request id of.
+        if sharing {
+            let at = |i: usize| pos_key(events[i].timestamp, &events[i].id);
+            let tokens = batch_tokens(
+                last_boundary.map(|(i, id)| (at(i), id)),
+                running_at_start.map(|id| (at(first_event), id)),
+                head_tokens.as_ref().map(|facts| (at(first_event), facts)),
+            );
+            if let Some(shared) = self.shared.as_mut().filter(|_| !tokens.is_empty()) {
+                shared.streams.push(StreamShare {
+                    stream_key,
+                    names: names.clone(),
+                    tokens,
+                });
             }
         }
         let stream = self.streams.get_or_insert_with(stream_key, StreamState::default);
@@ -847,12 +891,15 @@ impl Processor {
             }
             touched.push(k);
         }
-        // Heads that a stream forgot are settled where they are.
+        // Heads that a stream forgot are settled where they are (with shared state their facts
+        // live in the stream's item, which attributes them whatever this container forgets).
         if let Some(orphan) = forgotten
             && let stream::Owner::Invocation(k) = orphan.owner
             && let Some(tracked) = self.tracked.get_mut(&k)
         {
-            tracked.own.merge(&orphan.facts);
+            if !sharing {
+                tracked.own.merge(&orphan.facts);
+            }
             tracked.evidence.extend(orphan.evidence);
             tracked.evidence.truncate(MAX_EVIDENCE_PER_INVOCATION);
         }
@@ -925,7 +972,7 @@ impl Processor {
     /// What a remembered invocation's facts call for now, with what the shared state holds
     /// for it (`view`) if any; `None` while it is held (not reported yet). Takes its pending
     /// evidence into the judgement.
-    fn judge(&mut self, k: u64, now: i64, view: Option<&View>) -> Option<Judgement> {
+    fn judge(&mut self, k: u64, now: i64, view: Option<(&View, Option<&Facts>)>) -> Option<Judgement> {
         let function = self.tracked.get(&k).map(|t| t.names.function.clone())?;
         let settings = self.settings_for(&function);
         let hold = self.hold_ms();
@@ -941,9 +988,14 @@ impl Processor {
         let stream = streams.get(&t.stream_key);
         let mut merged = t.own.clone();
         let mut evidence = std::mem::take(&mut t.evidence);
+        // The heads of batches it has: from its stream's shared item when that was read, else
+        // this container's own attribution.
+        let shared_heads = view.and_then(|(_, heads)| heads);
         if let Some(stream) = stream {
             for orphan in stream.orphans_of(stream::Owner::Invocation(k)) {
-                merged.merge(&orphan.facts);
+                if shared_heads.is_none() {
+                    merged.merge(&orphan.facts);
+                }
                 if t.emitted.minute.is_none() {
                     evidence.extend(orphan.evidence.iter().cloned());
                 }
@@ -952,7 +1004,10 @@ impl Processor {
                 t.moved_on |= stream.moved_on_after(at);
             }
         }
-        if let Some(view) = view {
+        if let Some(heads) = shared_heads {
+            merged.merge(heads);
+        }
+        if let Some((view, _)) = view {
             merged.merge(&Facts::from_tokens(&view.tokens));
         }
         evidence.truncate(MAX_EVIDENCE_PER_INVOCATION);
@@ -1050,6 +1105,15 @@ impl Processor {
         let store = Arc::clone(&shared.store);
         let staged = std::mem::take(&mut shared.staged);
         let mut keys = std::mem::take(&mut shared.keys);
+        let mut added: BTreeMap<u64, StreamShare> = BTreeMap::new();
+        for share in std::mem::take(&mut shared.streams) {
+            match added.entry(share.stream_key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(share);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().tokens.extend(share.tokens),
+            }
+        }
         let mut fallbacks: u64 = 0;
         let mut first_error: Option<String> = None;
         let mut failed = |err: &crate::state::StateError, fallbacks: &mut u64| {
@@ -1080,6 +1144,60 @@ impl Processor {
             let view = self.local_view(*k);
             self.tracked.get(k).is_some_and(|t| t.sent.as_ref() != Some(&view))
         });
+        // This event's positions go in first. Whose heads they move (the heads' owners before
+        // and after them) are decided here too.
+        if !added.is_empty() {
+            let shares: Vec<StreamShare> = std::mem::take(&mut added).into_values().collect();
+            let items: Vec<(String, Vec<String>)> = shares
+                .iter()
+                .map(|s| {
+                    (
+                        crate::state::stream_key(&s.names.log_group, &s.names.log_stream),
+                        s.tokens.clone(),
+                    )
+                })
+                .collect();
+            let mut stale = Vec::new();
+            for ((share, (item_key, mine)), view) in shares.iter().zip(&items).zip(store.merge(&items)) {
+                let view = match view {
+                    Ok(view) => view,
+                    Err(err) => {
+                        failed(&err, &mut fallbacks);
+                        continue;
+                    }
+                };
+                let after = StreamView::parse(&view.tokens);
+                let others: Vec<&String> = view.tokens.iter().filter(|t| !mine.contains(t)).collect();
+                let before = StreamView::parse(&others);
+                let names = &share.names;
+                self.streams
+                    .get_or_insert_with(share.stream_key, StreamState::default)
+                    .positional = true;
+                for id in after.attributed().into_keys().chain(before.attributed().into_keys()) {
+                    let k = invocation_key(&names.log_group, &names.log_stream, &id);
+                    self.tracked
+                        .get_or_insert_with(k, || Tracked::new(&id, names, share.stream_key));
+                    keys.push(k);
+                }
+                if view.tokens.len() > MAX_STREAM_TOKENS {
+                    let newest = view
+                        .tokens
+                        .iter()
+                        .filter_map(|t| t.get(1..16)?.parse::<i64>().ok())
+                        .max();
+                    let cut = newest.unwrap_or(0).saturating_sub(STREAM_KEEP_MS);
+                    stale.push((item_key.clone(), after.stale_tokens(&view.tokens, cut)));
+                }
+            }
+            stale.retain(|(_, tokens)| !tokens.is_empty());
+            for result in store.remove(&stale) {
+                if let Err(err) = result {
+                    warn!(error = %err, "Could not trim a stream's shared positions.");
+                }
+            }
+            keys.sort_unstable();
+            keys.dedup();
+        }
         let mut first_round = true;
         for _ in 0..crate::state::CLAIM_ATTEMPTS {
             if keys.is_empty() {
@@ -1103,13 +1221,45 @@ impl Processor {
                 .collect();
             first_round = false;
             let views = store.merge(&items);
+            // The heads each invocation has, read after its item: a container that moved heads
+            // wrote its positions before it filed anything, so a version read here that is
+            // still current comes with positions at least as new as that filing's.
+            let mut streams: BTreeMap<u64, Names> = BTreeMap::new();
+            for k in &keys {
+                let Some(t) = self.tracked.get(k) else { continue };
+                if self.streams.get(&t.stream_key).is_some_and(|s| s.positional) {
+                    streams.entry(t.stream_key).or_insert_with(|| t.names.clone());
+                }
+            }
+            let mut heads: BTreeMap<u64, Facts> = BTreeMap::new();
+            let mut read: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
+            let reads: Vec<(String, Vec<String>)> = streams
+                .values()
+                .map(|n| (crate::state::stream_key(&n.log_group, &n.log_stream), Vec::new()))
+                .collect();
+            for ((stream_key, names), view) in streams.iter().zip(store.merge(&reads)) {
+                match view {
+                    Ok(view) => {
+                        read.insert(*stream_key);
+                        for (id, facts) in StreamView::parse(&view.tokens).attributed() {
+                            heads.insert(invocation_key(&names.log_group, &names.log_stream, &id), facts);
+                        }
+                    }
+                    Err(err) => failed(&err, &mut fallbacks),
+                }
+            }
             let mut claims = Vec::new();
             let mut judged = Vec::new();
+            let none = Facts::default();
             for ((k, (state_key, _)), view) in keys.iter().copied().zip(items).zip(views) {
+                let stream_key = self.tracked.get(&k).map(|t| t.stream_key);
+                let own_heads = stream_key
+                    .filter(|s| read.contains(s))
+                    .map(|_| heads.get(&k).unwrap_or(&none));
                 match view {
                     Ok(view) => {
                         let before = Emitted::from_filed(view.filed);
-                        let Some(judgement) = self.judge(k, now, Some(&view)) else {
+                        let Some(judgement) = self.judge(k, now, Some((&view, own_heads))) else {
                             continue;
                         };
                         let after = judgement.after(before);
@@ -1161,14 +1311,19 @@ impl Processor {
         }
     }
 
-    /// What this container knows of a remembered invocation: its own lines and the heads of
-    /// batches it owns.
+    /// What this container adds to the shared state for a remembered invocation: its own
+    /// lines (the heads of batches go through their stream's item when shared, else are its
+    /// own guess too).
     fn local_view(&self, k: u64) -> Facts {
         let Some(t) = self.tracked.get(&k) else {
             return Facts::default();
         };
         let mut facts = t.own.clone();
-        if let Some(stream) = self.streams.get(&t.stream_key) {
+        if let Some(stream) = self
+            .streams
+            .get(&t.stream_key)
+            .filter(|s| !s.positional || self.shared.is_none())
+        {
             for orphan in stream.orphans_of(stream::Owner::Invocation(k)) {
                 facts.merge(&orphan.facts);
             }

@@ -131,6 +131,9 @@ pub struct StreamState {
     base: Option<(Pos, Boundary)>,
     /// Reported invocations whose outcome is not final, with their REPORT's position.
     pub open: SmallVec<[(u64, Pos); 2]>,
+    /// The stream has lines without a request id: with shared state, its batches' positions
+    /// go to the stream's shared item.
+    pub positional: bool,
 }
 
 impl StreamState {

@@ -232,6 +232,23 @@ impl Dynamo {
         })
     }
 
+    pub(super) fn remove(&self, items: &[(String, Vec<String>)]) -> Vec<Result<(), StateError>> {
+        self.calls.merges.fetch_add(items.len() as u64, Ordering::Relaxed);
+        let (client, table) = (self.client.clone(), self.table.clone());
+        self.round(items.to_vec(), move |(key, tokens)| {
+            let update = client
+                .update_item()
+                .table_name(&table)
+                .key("pk", AttributeValue::S(key))
+                .update_expression("DELETE f :f")
+                .expression_attribute_values(":f", AttributeValue::Ss(tokens));
+            async move {
+                update.send().await.map_err(|e| call_error("UpdateItem", e))?;
+                Ok(())
+            }
+        })
+    }
+
     pub(super) fn claim(&self, claims: &[(String, u64, Filed)]) -> Vec<Result<Claim, StateError>> {
         self.calls.claims.fetch_add(claims.len() as u64, Ordering::Relaxed);
         let (client, table) = (self.client.clone(), self.table.clone());

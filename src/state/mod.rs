@@ -108,6 +108,29 @@ pub struct Calls {
     pub claims: AtomicU64,
     /// Calls that failed.
     pub failures: AtomicU64,
+    /// Write request units the calls would cost in DynamoDB: for each write, one per started
+    /// KB of the larger of the item before and after it (counted by the in-process store).
+    pub write_units: AtomicU64,
+}
+
+/// DynamoDB's write request units for a write that changes an item of `before` bytes into one
+/// of `after` bytes.
+pub fn write_units(before: usize, after: usize) -> u64 {
+    before.max(after).max(1).div_ceil(1024) as u64
+}
+
+impl MemoryItem {
+    /// The item's size as DynamoDB counts it: attribute names and values.
+    fn size(&self, key: &str) -> usize {
+        let counted = if self.filed.minute.is_some() { 4 * 8 } else { 3 * 8 };
+        "pk".len()
+            + key.len()
+            + "f".len()
+            + self.tokens.iter().map(String::len).sum::<usize>()
+            + counted
+            + "expires".len()
+            + 8
+    }
 }
 
 impl Calls {
@@ -186,6 +209,7 @@ impl Store {
                 .iter()
                 .map(|fp| {
                     m.fault(&m.calls.batches)?;
+                    m.calls.write_units.fetch_add(1, Ordering::Relaxed);
                     Ok(m.batches.lock().expect("state lock").insert(fp.clone()))
                 })
                 .collect(),
@@ -203,7 +227,11 @@ impl Store {
                     m.fault(&m.calls.merges)?;
                     let mut all = m.items.lock().expect("state lock");
                     let item = all.entry(key.clone()).or_default();
+                    let before = item.size(key);
                     item.tokens.extend(tokens.iter().cloned());
+                    m.calls
+                        .write_units
+                        .fetch_add(write_units(before, item.size(key)), Ordering::Relaxed);
                     Ok(View {
                         tokens: item.tokens.iter().cloned().collect(),
                         filed: item.filed,
@@ -212,6 +240,30 @@ impl Store {
                 })
                 .collect(),
             Store::Dynamo(d) => d.merge(items),
+        }
+    }
+
+    /// Takes tokens out of items' sets (a stream's oldest positions).
+    pub fn remove(&self, items: &[(String, Vec<String>)]) -> Vec<Result<(), StateError>> {
+        match self {
+            Store::Memory(m) => items
+                .iter()
+                .map(|(key, tokens)| {
+                    m.fault(&m.calls.merges)?;
+                    let mut all = m.items.lock().expect("state lock");
+                    if let Some(item) = all.get_mut(key) {
+                        let before = item.size(key);
+                        for token in tokens {
+                            item.tokens.remove(token);
+                        }
+                        m.calls
+                            .write_units
+                            .fetch_add(write_units(before, before), Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+                .collect(),
+            Store::Dynamo(d) => d.remove(items),
         }
     }
 
@@ -225,11 +277,18 @@ impl Store {
                     m.fault(&m.calls.claims)?;
                     let mut all = m.items.lock().expect("state lock");
                     let item = all.entry(key.clone()).or_default();
+                    let before = item.size(key);
                     if item.version != *version {
+                        m.calls
+                            .write_units
+                            .fetch_add(write_units(before, before), Ordering::Relaxed);
                         return Ok(Claim::Lost);
                     }
                     item.version += 1;
                     item.filed = *filed;
+                    m.calls
+                        .write_units
+                        .fetch_add(write_units(before, item.size(key)), Ordering::Relaxed);
                     Ok(Claim::Won)
                 })
                 .collect(),
@@ -241,6 +300,11 @@ impl Store {
 /// The key of an invocation's item.
 pub fn invocation_key(log_group: &str, log_stream: &str, request_id: &str) -> String {
     format!("i#{log_group}#{log_stream}#{request_id}")
+}
+
+/// The key of a log stream's item ([`crate::processor`]'s shared stream positions).
+pub fn stream_key(log_group: &str, log_stream: &str) -> String {
+    format!("s#{log_group}#{log_stream}")
 }
 
 /// The key of a batch's item.
