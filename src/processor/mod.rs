@@ -65,6 +65,7 @@ pub use record::{
 
 use record::EVIDENCE_CONTEXT_LINES;
 use slots::{MAX_EVIDENCE_PER_INVOCATION, Owner, Slots, same_id};
+pub use stream::function_name_in;
 use stream::{BatchMarks, Boundary, Orphan, Pos, StreamState};
 
 /// Log streams remembered.
@@ -432,7 +433,7 @@ impl Processor {
         }
         acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
         let names = Names {
-            function: Arc::from(function_name(group)),
+            function: Arc::from(function_name_in(group, &message.log_stream)),
             log_group: Arc::from(group),
             log_stream: Arc::from(message.log_stream.as_ref()),
         };

@@ -226,6 +226,45 @@ impl StreamState {
     }
 }
 
+/// The function a log stream belongs to: `/aws/lambda/NAME` gives NAME; any other log group
+/// (Lambda's advanced logging controls let a function log to any group, and several functions
+/// share one) takes the name from the stream, `YYYY/MM/DD/<function>[<version>]<environment id>`
+/// or `YYYY/MM/DD/<function>[<version>][<environment id>]` (docs.aws.amazon.com/lambda,
+/// "Configuring advanced logging controls": log stream names), and falls back to the group's
+/// last part when the stream does not name one.
+pub fn function_name_in<'a>(log_group: &'a str, log_stream: &'a str) -> &'a str {
+    if log_group
+        .strip_prefix("/aws/lambda/")
+        .is_some_and(|name| !name.is_empty())
+    {
+        return super::function_name(log_group);
+    }
+    stream_function(log_stream).unwrap_or_else(|| super::function_name(log_group))
+}
+
+/// `<function>` of a stream named `YYYY/MM/DD/<function>[<version>]…`, if it is named so.
+fn stream_function(log_stream: &str) -> Option<&str> {
+    let b = log_stream.as_bytes();
+    let date = b.get(..11)?;
+    let shape = date.iter().enumerate().all(|(i, c)| match i {
+        4 | 7 | 10 => *c == b'/',
+        _ => c.is_ascii_digit(),
+    });
+    if !shape {
+        return None;
+    }
+    let rest = log_stream.get(11..)?;
+    let open = rest.find('[')?;
+    let name = rest.get(..open)?;
+    // Lambda function names: letters, digits, hyphens and underscores, at most 64.
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    (valid && rest.get(open..)?.contains(']')).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +287,25 @@ mod tests {
             evidence: Vec::new(),
             owner,
         })
+    }
+
+    #[test]
+    fn functions_in_custom_log_groups_are_named_by_their_log_stream() {
+        let cases = [
+            ("/aws/lambda/uploader", "2026/12/02/[$LATEST]0123abcd", "uploader"),
+            ("/aws/lambda/uploader", "2026/12/02/other[$LATEST]0123abcd", "uploader"),
+            ("/shared/lambda", "2026/12/02/orders-api[$LATEST]0123abcd", "orders-api"),
+            ("/shared/lambda", "2026/12/02/billing_job[7][0123abcd]", "billing_job"),
+            ("/shared/lambda", "2026/12/02/[$LATEST]0123abcd", "lambda"),
+            ("/shared/lambda", "2026/12/02/orders-api", "lambda"),
+            ("/shared/lambda", "2026/12/02/bad name[1]x", "lambda"),
+            ("/shared/lambda", "12/02/2026/orders[1]x", "lambda"),
+            ("/shared/lambda", "", "lambda"),
+            ("", "2026/12/02/orders[1]x", "orders"),
+        ];
+        for (group, stream, name) in cases {
+            assert_eq!(function_name_in(group, stream), name, "{group} {stream}");
+        }
     }
 
     #[test]

@@ -967,3 +967,33 @@ fn a_message_that_is_not_utf8_is_repaired_and_counted_and_its_batch_still_counts
         assert_eq!(processor_total(&outcome, "DecodeFailures"), 0, "{bad:?}");
     }
 }
+
+/// Issue 13: with advanced logging controls two functions can share one log group; each is
+/// named by its log stream, not by the group's last part.
+#[test]
+fn two_functions_sharing_a_custom_log_group_count_apart() {
+    let mut p = processor("");
+    let orders = data_message(
+        "/shared/lambda",
+        "2026/11/29/orders-api[$LATEST]0123456789abcdef0123456789abcdef",
+        &[
+            (T0, start(A).as_str()),
+            (T0 + 1000, report(A, 3016.78, "Status: timeout").as_str()),
+        ],
+    );
+    let billing = data_message(
+        "/shared/lambda",
+        "2026/11/29/billing-job[3][fedcba9876543210fedcba9876543210]",
+        &[(T0, start(B).as_str()), (T0 + 1000, report(B, 120.0, "").as_str())],
+    );
+    let outcomes = run(&mut p, &[orders, billing]);
+    assert_eq!(sum(&outcomes, "orders-api", "Invocations"), 1.0);
+    assert_eq!(sum(&outcomes, "orders-api", "Timeouts"), 1.0);
+    assert_eq!(sum(&outcomes, "billing-job", "Invocations"), 1.0);
+    assert_eq!(sum(&outcomes, "billing-job", "Timeouts"), 0.0);
+    let named_lambda = outcomes
+        .iter()
+        .flat_map(|o| &o.documents)
+        .any(|d| d.contains(r#""FunctionName":"lambda""#));
+    assert!(!named_lambda, "the group's last part is no function here");
+}
