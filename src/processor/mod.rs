@@ -443,6 +443,11 @@ impl Processor {
         acc.newest_ms = acc.newest_ms.max(newest);
         let events = &message.log_events;
 
+        let stream_key = stable_hash((group, names.log_stream.as_ref()));
+        // Several invocations at once in one environment (Lambda Managed Instances): lines are
+        // attributed by request id only; a line without one is evidence only.
+        let concurrent =
+            self.streams.get(&stream_key).is_some_and(|s| s.concurrent) || stream::overlapping_invocations(events);
         let mut slots = Slots::for_events(events.len());
         // Whose lines without a request id are, as the batch goes: its head's, then those of
         // the last START or INIT_START.
@@ -556,6 +561,9 @@ impl Processor {
                     if flags == 0 && app.chunk_size.is_none() && !has_rules {
                         continue;
                     }
+                    if app.request_id.is_none() && concurrent && current != Owner::Init {
+                        continue;
+                    }
                     let owner = app.request_id.map_or(current, Owner::Id);
                     // A rule counts once per invocation and keeps its earliest value, so once
                     // the invocation has every rule there is no more matching or capturing to do.
@@ -612,7 +620,6 @@ impl Processor {
 
         let pos = |i: usize| Pos::of(events[i].timestamp, &events[i].id);
         let key = |id: &str| invocation_key(group, &names.log_stream, id);
-        let stream_key = stable_hash((group, names.log_stream.as_ref()));
         let marks = BatchMarks {
             first: pos(first_event),
             last_boundary: last_boundary
@@ -650,6 +657,7 @@ impl Processor {
             }
         }
         let stream = self.streams.get_or_insert_with(stream_key, StreamState::default);
+        stream.concurrent |= concurrent;
         let (moved, forgotten) = stream.insert(marks, orphan);
         for m in moved {
             for owner in [m.from, m.to] {

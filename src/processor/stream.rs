@@ -26,6 +26,8 @@ use smallvec::SmallVec;
 
 use super::facts::Facts;
 use super::record::Evidence;
+use crate::parse::{Line, parse};
+use crate::wire::LogEvent;
 
 /// Batches remembered per log stream.
 pub const MAX_SEGMENTS: usize = 16;
@@ -131,6 +133,9 @@ pub struct StreamState {
     base: Option<(Pos, Boundary)>,
     /// Reported invocations whose outcome is not final, with their REPORT's position.
     pub open: SmallVec<[(u64, Pos); 2]>,
+    /// The stream ran several invocations at once (Lambda Managed Instances): its lines are
+    /// attributed by request id only. Once seen, for as long as the stream is remembered.
+    pub concurrent: bool,
 }
 
 impl StreamState {
@@ -226,6 +231,47 @@ impl StreamState {
     }
 }
 
+/// Whether a batch shows several invocations in flight at once in its log stream: a START while
+/// another invocation of the batch has started and not ended (no END, REPORT or
+/// `platform.runtimeDone` yet). An execution environment of Lambda Managed Instances runs
+/// several requests at once (docs.aws.amazon.com/lambda, "Lambda Managed Instances"); every other
+/// environment runs one at a time, so its STARTs and REPORTs alternate.
+///
+/// Only the lines that can be platform lines are parsed: text lines that begin with `START `,
+/// `END ` or `REPORT `, JSON lines that mention `"platform.`.
+pub fn overlapping_invocations(events: &[LogEvent<'_>]) -> bool {
+    let mut in_flight: SmallVec<[&str; 4]> = SmallVec::new();
+    for event in events {
+        let text = event.message.as_ref();
+        let b = text.as_bytes();
+        let candidate = match b.first() {
+            Some(b'S') => text.starts_with("START "),
+            Some(b'E') => text.starts_with("END "),
+            Some(b'R') => text.starts_with("REPORT "),
+            Some(b'{') => memchr::memmem::find(b, b"\"platform.").is_some(),
+            _ => false,
+        };
+        if !candidate {
+            continue;
+        }
+        match parse(text) {
+            Line::Start { request_id } => {
+                if !in_flight.contains(&request_id) {
+                    in_flight.push(request_id);
+                }
+                if in_flight.len() > 1 {
+                    return true;
+                }
+            }
+            Line::End { request_id }
+            | Line::Report(crate::parse::Report { request_id, .. })
+            | Line::RuntimeDone { request_id, .. } => in_flight.retain(|id| *id != request_id),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The function a log stream belongs to: `/aws/lambda/NAME` gives NAME; any other log group
 /// (Lambda's advanced logging controls let a function log to any group, and several functions
 /// share one) takes the name from the stream, `YYYY/MM/DD/<function>[<version>]<environment id>`
@@ -287,6 +333,57 @@ mod tests {
             evidence: Vec::new(),
             owner,
         })
+    }
+
+    fn events(lines: &[&str]) -> Vec<LogEvent<'static>> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LogEvent {
+                id: i.to_string().into(),
+                timestamp: i as i64,
+                message: l.to_string().into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_with_two_invocations_in_flight_is_concurrent_and_alternating_ones_are_not() {
+        let a = "aaaaaaaa-0000-4000-8000-000000000001";
+        let b = "bbbbbbbb-0000-4000-8000-000000000002";
+        let start = |id: &str| format!("START RequestId: {id} Version: $LATEST");
+        let report = |id: &str| format!("REPORT RequestId: {id}\tDuration: 5.00 ms");
+        let json_start =
+            |id: &str| format!(r#"{{"time":"t","type":"platform.start","record":{{"requestId":"{id}"}}}}"#);
+        let json_done = |id: &str| {
+            format!(
+                r#"{{"time":"t","type":"platform.runtimeDone","record":{{"requestId":"{id}","status":"success"}}}}"#
+            )
+        };
+        let cases: [(&str, Vec<String>, bool); 6] = [
+            (
+                "one after the other",
+                vec![start(a), report(a), start(b), report(b)],
+                false,
+            ),
+            ("a START without its REPORT yet", vec![start(a), "line".into()], false),
+            ("two in flight", vec![start(a), start(b), report(a), report(b)], true),
+            (
+                "JSON, two in flight",
+                vec![json_start(a), json_start(b), json_done(a)],
+                true,
+            ),
+            (
+                "JSON, one after the other",
+                vec![json_start(a), json_done(a), json_start(b)],
+                false,
+            ),
+            ("the same START twice is one", vec![start(a), start(a)], false),
+        ];
+        for (name, lines, concurrent) in cases {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            assert_eq!(overlapping_invocations(&events(&lines)), concurrent, "{name}");
+        }
     }
 
     #[test]

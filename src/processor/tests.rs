@@ -997,3 +997,43 @@ fn two_functions_sharing_a_custom_log_group_count_apart() {
         .any(|d| d.contains(r#""FunctionName":"lambda""#));
     assert!(!named_lambda, "the group's last part is no function here");
 }
+
+/// Issue 13: Lambda Managed Instances run several requests at once in one environment, so a log
+/// stream interleaves them. Lines are attributed by their request id; a line without one cannot
+/// be told apart and counts for neither.
+#[test]
+fn a_stream_running_requests_at_once_attributes_lines_by_request_id_only() {
+    let report = |id: &str, status: &str| {
+        json!({"time": "t", "type": "platform.report", "record": {"requestId": id, "status": status, "metrics": {"durationMs": 120.0}}}).to_string()
+    };
+    let lines = vec![
+        json!({"time": "t", "type": "platform.start", "record": {"requestId": A}}).to_string(),
+        json!({"time": "t", "type": "platform.start", "record": {"requestId": B}}).to_string(),
+        json!({"timestamp": "t", "level": "ERROR", "message": "Rate exceeded", "requestId": B}).to_string(),
+        // No request id: after B's START, but it could be A's as well.
+        "2026/11/29 10:00:03 ERROR Too many connections\n".to_string(),
+        report(A, "success"),
+        report(B, "error"),
+    ];
+    let mut p = processor("");
+    let outcomes = run(&mut p, &[batch("mi", &lines)]);
+    assert_eq!(sum(&outcomes, "mi", "Invocations"), 2.0);
+    assert_eq!(sum(&outcomes, "mi", "Errors"), 1.0, "B only");
+    assert_eq!(sum(&outcomes, "mi", "RateLimited"), 1.0, "B's own line");
+    assert_eq!(
+        sum(&outcomes, "mi", "TooManyConnections"),
+        0.0,
+        "a line without request id is evidence only"
+    );
+
+    // A later batch of the same stream with one invocation at a time is still read by request id.
+    let later = vec![
+        json!({"time": "t", "type": "platform.start", "record": {"requestId": A}}).to_string(),
+        "2026/11/29 10:01:01 ERROR Too many connections\n".to_string(),
+        report(A, "success"),
+    ];
+    let outcomes = run(&mut p, &[batch_at("mi", T0 + 60_000, &later)]);
+    assert_eq!(sum(&outcomes, "mi", "Invocations"), 1.0);
+    assert_eq!(sum(&outcomes, "mi", "TooManyConnections"), 0.0);
+    assert_eq!(sum(&outcomes, "mi", "Errors"), 0.0);
+}
