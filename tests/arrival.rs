@@ -70,8 +70,18 @@ fn sample_config() -> String {
 /// The sample config with every function's timeout named, as its own logs teach them: a
 /// timeout learned from the logs judges only the invocations settled after it arrives.
 fn sample_config_with_timeouts() -> String {
-    let mut config = sample_config();
-    for (function, seconds) in [("uploader", 30), ("orch-user", 60), ("orch-files", 120)] {
+    // The first `[[function]]` that matches wins: orch-files has one in watchdog.toml already, so
+    // its timeout goes there (appended, it would never apply, and its near-timeouts would depend
+    // on whether the batch that teaches 120 s came first).
+    let mut config = sample_config().replace(
+        "match = \"orch-files\"\n",
+        "match = \"orch-files\"\ntimeout_seconds = 120\n",
+    );
+    assert!(
+        config.contains("timeout_seconds = 120"),
+        "watchdog.toml names orch-files"
+    );
+    for (function, seconds) in [("uploader", 30), ("orch-user", 60)] {
         config.push_str(&format!(
             "\n[[function]]\nmatch = \"{function}\"\ntimeout_seconds = {seconds}\n"
         ));

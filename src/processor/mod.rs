@@ -539,7 +539,8 @@ impl Processor {
                 } => {
                     // An init in the invoke phase is its invocation's cold start; a restore
                     // is the cold start of the invocation whose START follows it.
-                    if during_invoke && matches!(current, Owner::Id(_)) {
+                    // (At a batch's head, the head's owner: it moves with the head.)
+                    if during_invoke && current != Owner::Init {
                         slots.get(current).facts.saw(flag::COLD_START, ts);
                     } else if restore {
                         restored = true;

@@ -142,8 +142,9 @@ impl StreamState {
     /// Who the lines at `at` belong to, from the batches known around it.
     pub fn owner_at(&self, at: Pos) -> Owner {
         // A later batch that began inside a known invocation, with no START or INIT_START
-        // between: the lines at `at` are that invocation's too.
-        for s in self.segments.iter().filter(|s| s.first > at) {
+        // between: the lines at `at` are that invocation's too. The batch that begins at `at`
+        // is between as well: a START of its own comes after its head.
+        for s in self.segments.iter().filter(|s| s.first >= at) {
             if let Some(key) = s.running_at_start {
                 return Owner::Invocation(key);
             }
@@ -459,6 +460,20 @@ mod tests {
                 to: Owner::Invocation(7)
             }]
         );
+    }
+
+    /// A head (init lines) followed by a START in its own batch is not claimed by the next
+    /// batch's head REPORT: that START stands between them.
+    #[test]
+    fn a_head_before_its_own_batchs_start_stays_with_what_ran_before() {
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((0, Boundary::Init)), None), None);
+        let guess = s.owner_at(pos(10));
+        assert_eq!(guess, Owner::Init);
+        s.insert(marks(10, Some((30, Boundary::Start(1))), None), orphan(guess));
+        let (moved, _) = s.insert(marks(40, Some((60, Boundary::Start(2))), Some(1)), None);
+        assert!(moved.is_empty(), "{moved:?}");
+        assert_eq!(s.orphans_of(Owner::Init).count(), 1);
     }
 
     #[test]
