@@ -416,7 +416,7 @@ pub fn insights_errors() -> String {
         .collect::<Vec<_>>()
         .join("|");
     format!(
-        r#"filter @message like /{}/ or @message like /(?i)"(level|severity)": ?"({json_levels})"|\blevel=({json_levels})\b/"#,
+        r#"filter @message like /{}/ or @message like /(?i)"(level|severity|levelname|log_level|@l|log\.level)": ?"({json_levels})"|\blevel=({json_levels})\b/"#,
         exact.join("|")
     )
 }
@@ -628,6 +628,7 @@ mod tests {
             "2026-12-02T10:00:00.000Z\tundefined\tERROR\tUncaught Exception",
             "E, [2026-12-02T10:00:00.000000 #8] ERROR -- : boom",
             r#"{"level":"error","msg":"boom"}"#,
+            r#"{"@t":"2026-12-02T10:00:00Z","@mt":"boom","@l":"Error"}"#,
             "time=2026-12-02T10:00:00Z level=ERROR msg=boom",
             "REPORT RequestId: r\tDuration: 1 ms\tStatus: error",
             r#"Error raised from handler method {"errorMessage":"x","errorType":"RuntimeError"}"#,
