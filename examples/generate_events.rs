@@ -83,6 +83,13 @@ fn main() -> io::Result<()> {
     report_builder(&mut g)?;
     thumbnailer(&mut g)?;
     special_deliveries(&mut g)?;
+    // One sample per runtime and Lambda feature that the fleet above does not cover (issue 13).
+    invoicer(&mut g)?;
+    profile_sync(&mut g)?;
+    ledger(&mut g)?;
+    notifier(&mut g)?;
+    shared_group(&mut g)?;
+    catalog(&mut g)?;
     g.finish(&root)
 }
 
@@ -504,6 +511,249 @@ fn special_deliveries(g: &mut Gen) -> io::Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Every runtime's logs and every Lambda log shape (issue 13)
+
+/// .NET 8, plain text. The runtime writes `<time>\t<request id>\t<level>\t<message>` with .NET's
+/// four-letter levels `trce dbug info warn fail crit` (docs.aws.amazon.com/lambda/latest/dg/
+/// csharp-logging.html, "Log output"); the Microsoft console logger writes `fail: Category[0]`
+/// and the message on indented lines after it (Microsoft.Extensions.Logging.Console,
+/// SimpleConsoleFormatter). Not configured: 300 s.
+fn invoicer(g: &mut Gen) -> io::Result<()> {
+    const KIND: &str = ".NET 8, text";
+    // RDS Proxy's pool exhausted, through Npgsql (docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+    // rds-proxy.troubleshooting.html).
+    const PROXY: &str =
+        "Npgsql.PostgresException (0x80004005): 08P01: Timed-out waiting to acquire database connection";
+    const CONSOLE: &str =
+        "fail: Invoicer.TaxClient[0]\n      Invoice 7 rejected by the tax service: 422 Unprocessable Entity\n";
+    const OOM: &str = "System.OutOfMemoryException: Exception of type 'System.OutOfMemoryException' was thrown.\n   at Invoicer.Pdf.Render(Order order) in /src/Invoicer/Pdf.cs:line 88";
+    let mut s = g.stream("invoicer", Style::DotNet, "dotnet:8.v34", 512);
+
+    let t = s.init(at(10, 2, 0.0), 1_342.8);
+    // Look-alikes that count nothing: "0 errors", a rate-limit header, a timeout setting.
+    let lines = [
+        (40, Log("info", "invoicing 12 orders, connect_timeout=10")),
+        (
+            900,
+            Log("info", "processed 12 items, 0 errors, x-ratelimit-remaining: 0"),
+        ),
+    ];
+    let t = s.invoke(t + 4, &lines, run(1_204.6, 131), &[ColdStarts]);
+    let lines = [(2_300, Log("fail", PROXY))];
+    let expect = [TooManyConnections, ConnectionErrors, Errors];
+    let t = s.invoke(t + 700, &lines, run(2_510.33, 140), &expect);
+    let lines = [(800, Raw(CONSOLE)), (1_500, Log("info", "invoice 8 done"))];
+    let t = s.invoke(t + 640, &lines, run(1_618.0, 138), &[Errors]);
+    let lines = [(400, Log("warn", "rendering 4000-page PDF")), (5_100, Log("fail", OOM))];
+    let oom = run(5_230.9, 512).status("error", Some("Runtime.ExitError"));
+    s.invoke(t + 910, &lines, oom, &[OutOfMemory, Errors]);
+    g.direct(
+        "invoicer-dotnet-text",
+        KIND,
+        "The .NET runtime's level field (`info`, `warn`, `fail`); RDS Proxy's exhausted pool at \
+         `fail`; the Microsoft console logger's `fail: Category[0]`; System.OutOfMemoryException \
+         with Status: error; `0 errors`, `x-ratelimit-remaining`, `connect_timeout=10` count nothing.",
+        Payload::Data(s.batch()),
+    )
+}
+
+/// Ruby 3.3, plain text. Ruby's Logger writes `E, [time #pid] ERROR -- progname: message`, and
+/// Lambda's Ruby runtime passes the request id as progname (ruby lib/logger/formatter.rb;
+/// docs.aws.amazon.com/lambda/latest/dg/ruby-logging.html). An unhandled error is logged as
+/// "Error raised from handler method" followed by its error record (aws-lambda-ruby-runtime-
+/// interface-client, LambdaLogger.log_error; docs.aws.amazon.com/lambda/latest/dg/
+/// ruby-exceptions.html for the record).
+fn profile_sync(g: &mut Gen) -> io::Result<()> {
+    const KIND: &str = "Ruby 3.3, text";
+    // Redis: "ERR max number of clients reached" (redis src/networking.c).
+    const CAPPED: &str = "Redis::CommandError: ERR max number of clients reached";
+    const UNHANDLED: &str = "Error raised from handler method\n{\n  \"errorMessage\": \"undefined method `fetch' for nil\",\n  \"errorType\": \"Function<NoMethodError>\",\n  \"stackTrace\": [\n    \"/var/task/function.rb:14:in `handler'\"\n  ]\n}\n";
+    let mut s = g.stream("profile-sync", Style::Ruby, "ruby:3.3.v19", 256);
+
+    let t = s.init(at(10, 4, 0.0), 611.4);
+    let lines = [(30, info("syncing 40 profiles"))];
+    let t = s.invoke(t + 3, &lines, run(3_402.7, 71), &[ColdStarts]);
+    let lines = [
+        (1_200, error(CAPPED)),
+        (2_000, Log("WARN", "x-ratelimit-remaining: 0, backing off")),
+    ];
+    let expect = [TooManyConnections, ConnectionErrors, Errors];
+    let t = s.invoke(t + 520, &lines, run(2_250.0, 73), &expect);
+    let lines = [(60, info("syncing 3 profiles")), (410, Raw(UNHANDLED))];
+    let failed = run(433.1, 74).status("error", Some("Runtime.Unhandled"));
+    s.invoke(t + 480, &lines, failed, &[Errors]);
+    g.direct(
+        "profile-sync-ruby-text",
+        KIND,
+        "Ruby Logger lines with the request id as progname; Redis's `max number of clients \
+         reached` at ERROR; an unhandled error (\"Error raised from handler method\" and its \
+         error record, no request id) with Status: error.",
+        Payload::Data(s.batch()),
+    )
+}
+
+/// Java 21 with SnapStart, logback's default pattern `%d{HH:mm:ss.SSS} [%thread] %-5level
+/// %logger{36} - %msg%n` (logback.qos.ch/manual/layouts.html), which carries no request id.
+/// SnapStart writes RESTORE_START and RESTORE_REPORT, and the REPORT carries `Restore Duration`
+/// (docs.aws.amazon.com/lambda/latest/dg/snapstart-monitoring.html).
+fn ledger(g: &mut Gen) -> io::Result<()> {
+    const KIND: &str = "Java 21 SnapStart, text (logback)";
+    // HikariCP: HikariPool.createTimeoutException.
+    const POOL: &str = "HikariPool-1 - Connection is not available, request timed out after 30000ms.";
+    let mut s = g.stream("ledger", Style::Logback, "java:21.v30", 1024);
+
+    let t = s.restore(at(10, 8, 0.0), 412.06);
+    let lines = [(200, info("posting 310 entries"))];
+    let t = s.invoke(t + 3, &lines, run(4_110.5, 301), &[ColdStarts]);
+    let lines = [(100, info("posting 88 entries")), (30_150, error(POOL))];
+    let failed = run(30_412.0, 322).status("error", Some("Runtime.Unhandled"));
+    let t = s.invoke(t + 800, &lines, failed, &[ConnectionErrors, Errors]);
+    // 429 as a status only: the rate id in the URL says nothing.
+    let lines = [
+        (50, info("GET https://rates.example.com/v1/rates/429 200")),
+        (
+            900,
+            Log(
+                "WARN",
+                "rates client: upstream said 429 TooManyRequests, retrying in 2 s",
+            ),
+        ),
+    ];
+    s.invoke(t + 700, &lines, run(3_300.0, 318), &[RateLimited]);
+    g.direct(
+        "ledger-java-snapstart-text",
+        KIND,
+        "A SnapStart restore (RESTORE_START, RESTORE_REPORT, Restore Duration on the REPORT) as \
+         the cold start; logback lines without request id; HikariCP's pool timeout (a connection \
+         error, not a cap) with Status: error; `429 TooManyRequests`, and 429 inside a URL.",
+        Payload::Data(s.batch()),
+    )
+}
+
+/// Node.js 20, plain text. During init the runtime writes `undefined` where the request id goes
+/// (aws-lambda-nodejs-runtime-interface-client, src/LogPatch.js). axios: "Request failed with
+/// status code 429" (axios lib/core/settle.js).
+fn notifier(g: &mut Gen) -> io::Result<()> {
+    const KIND: &str = "Node.js 20, text";
+    let mut s = g.stream("notifier", Style::Node, "nodejs:20.v48", 256);
+
+    let t = at(10, 12, 0.0);
+    let t = s.init(t, 288.1);
+    // Init lines: never Errors, whatever their level.
+    s.log(
+        t - 200,
+        format!(
+            "{}\tundefined\tWARN\tSLACK_URL not set, using the default\n",
+            iso(t - 200)
+        ),
+    );
+    s.log(
+        t - 100,
+        format!(
+            "{}\tundefined\tERROR\tcould not warm the template cache\n",
+            iso(t - 100)
+        ),
+    );
+    let lines = [(20, info("sending 4 messages"))];
+    let t = s.invoke(t + 2, &lines, run(903.5, 88), &[ColdStarts]);
+    let lines = [(600, error("AxiosError: Request failed with status code 429"))];
+    let failed = run(702.0, 90).status("error", Some("Runtime.UnhandledPromiseRejection"));
+    let t = s.invoke(t + 400, &lines, failed, &[RateLimited, Errors]);
+    let lines = [(300, info("GET /v1/channels/4290/messages 200"))];
+    s.invoke(t + 350, &lines, run(512.2, 90), &[]);
+    g.direct(
+        "notifier-node-text",
+        KIND,
+        "Init lines with `undefined` in place of the request id (a WARN and an ERROR, which count \
+         nothing); axios's `status code 429` with Status: error; 4290 in a path.",
+        Payload::Data(s.batch()),
+    )
+}
+
+/// Two functions logging to one custom log group, as advanced logging controls allow; their log
+/// streams are named `YYYY/MM/DD/<function>[<version>]<environment id>` and
+/// `…/<function>[<version>][<environment id>]` (docs.aws.amazon.com/lambda/latest/dg/
+/// monitoring-cloudwatchlogs-advanced.html). A Go function with slog's text handler
+/// (pkg.go.dev/log/slog, TextHandler) and a Rust function with tracing-subscriber's JSON
+/// formatter (docs.rs/tracing-subscriber, fmt::format::Json), both on provided.al2023.
+fn shared_group(g: &mut Gen) -> io::Result<()> {
+    const KIND: &str = "Go (slog) and Rust (tracing JSON) on provided.al2023, text, one group";
+    const GROUP: &str = "/shared/lambda";
+    const DIAL: &str = "time={time} level=ERROR msg=\"quote failed\" err=\"dial tcp 10.0.4.9:6379: i/o timeout\"\n";
+    const QUIET: &str = "time={time} level=INFO msg=\"quotes refreshed\" error_count=0 connect_timeout=10\n";
+    const LIMITED: &str = r#"{"timestamp":"{time}","level":"ERROR","fields":{"message":"upstream answered: HTTP/1.1 429 Too Many Requests"},"target":"quotes::client"}"#;
+    const DONE: &str =
+        r#"{"timestamp":"{time}","level":"INFO","fields":{"message":"served","error_count":0},"target":"quotes"}"#;
+
+    let mut pricing = g.stream("pricing", Style::Go, "provided:al2023.v95", 128);
+    pricing.custom_group(GROUP, false);
+    let t = pricing.init(at(10, 13, 0.0), 48.2);
+    let t = pricing.invoke(t + 2, &[(300, Raw(QUIET))], run(412.0, 31), &[ColdStarts]);
+    pricing.invoke(
+        t + 300,
+        &[(250, Raw(DIAL))],
+        run(2_104.3, 33),
+        &[ConnectionErrors, Errors],
+    );
+
+    let mut quotes = g.stream("quotes", Style::Go, "provided:al2023.v95", 128);
+    quotes.custom_group(GROUP, true);
+    let t = quotes.init(at(10, 13, 0.5), 31.7);
+    let t = quotes.invoke(t + 2, &[(90, Raw(DONE))], run(120.4, 22), &[ColdStarts]);
+    quotes.invoke(t + 200, &[(700, Raw(LIMITED))], run(803.9, 24), &[RateLimited, Errors]);
+
+    g.direct(
+        "shared-group-pricing-go",
+        KIND,
+        "`/shared/lambda`, stream `…/pricing[$LATEST]…`: slog text lines (`level=ERROR` with \
+         `i/o timeout`; `error_count=0`, `connect_timeout=10` count nothing).",
+        Payload::Data(pricing.batch()),
+    )?;
+    g.direct(
+        "shared-group-quotes-rust",
+        KIND,
+        "`/shared/lambda`, stream `…/quotes[3][…]`: tracing JSON lines in a text-format group \
+         (`HTTP/1.1 429 Too Many Requests` at ERROR); counted apart from pricing.",
+        Payload::Data(quotes.batch()),
+    )
+}
+
+/// Node.js 22 on Lambda Managed Instances, JSON format: one environment runs several requests at
+/// once, so their lines interleave in one stream, and its reports carry no billed duration or
+/// memory (docs.aws.amazon.com/lambda/latest/dg/lambda-managed-instances.html). Lines are
+/// attributed by request id only.
+fn catalog(g: &mut Gen) -> io::Result<()> {
+    const KIND: &str = "Node.js 22 on Managed Instances, JSON";
+    const THROTTLED: &str =
+        "PutItem failed: ProvisionedThroughputExceededException: Rate of requests exceeds the allowed throughput.";
+    const WARNING: &str =
+        "(node:8) Warning: Setting the NODE_TLS_REJECT_UNAUTHORIZED environment variable to '0' is insecure.\n";
+    let mut s = g.stream("catalog", Style::Json, "nodejs:22.v60", 2048);
+    s.concurrent = true;
+
+    let t = at(10, 14, 0.0);
+    let a = s.start(t);
+    let b = s.start(t + 15);
+    s.line(t + 40, &a, info("indexing 20 products"));
+    s.line(t + 60, &b, error(THROTTLED));
+    // Not JSON and no request id: whose it is cannot be told, and it counts nothing.
+    s.log(t + 80, WARNING.to_string());
+    let c = s.start(t + 95);
+    s.line(t + 120, &c, info("indexing 3 products"));
+    s.end(&a, t, run(310.0, 0).without_memory(), &[]);
+    s.end(&b, t + 15, run(402.5, 0).without_memory(), &[RateLimited, Errors]);
+    s.end(&c, t + 95, run(480.25, 0).without_memory(), &[]);
+    g.direct(
+        "catalog-node-managed-instances-json",
+        KIND,
+        "Three requests in flight at once in one stream, attributed by request id: \
+         ProvisionedThroughputExceededException at ERROR in one of them; a plain line without \
+         request id that counts nothing; reports without billed duration or memory.",
+        Payload::Data(s.batch()),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
 // Log streams and the lines Lambda writes to them
 
 /// How a runtime writes application lines; `Json` is the JSON log format of any runtime.
@@ -519,6 +769,12 @@ enum Style {
     Go,
     /// `{"timestamp":...,"level":...,"message":...,"requestId":...}`, platform records as JSON.
     Json,
+    /// The .NET runtime: `<time>\t<request id>\t<level>\t<message>`, levels in .NET's four letters.
+    DotNet,
+    /// Ruby's Logger with the request id as progname: `E, [<time> #8] ERROR -- <id>: <message>`.
+    Ruby,
+    /// logback's default pattern, no request id: `10:00:00.000 [main] ERROR com.acme.Ledger - <message>`.
+    Logback,
 }
 
 /// An application line, given its time and request id when written.
@@ -598,6 +854,12 @@ struct Stream {
     /// Classes declared by the invocations reported since the last batch was cut.
     counts: Counts,
     account_policy: bool,
+    /// The last SnapStart restore's duration, which the next REPORT carries.
+    restore_ms: Option<f64>,
+    /// A log group other than `/aws/lambda/<function>`.
+    group: Option<&'static str>,
+    /// Several invocations at once (Lambda Managed Instances): START does not wait for REPORT.
+    concurrent: bool,
 }
 
 impl Stream {
@@ -644,6 +906,32 @@ impl Stream {
         end
     }
 
+    /// Starts an execution environment from a SnapStart snapshot; returns when its restore ends.
+    fn restore(&mut self, t: u64, restore_ms: f64) -> u64 {
+        let hash: String = (0..4).map(|i| format!("{:016x}", mix(self.seed + i))).collect();
+        let (runtime, arn) = (self.runtime, format!("arn:aws:lambda:us-east-1::runtime:{hash}"));
+        let end = t + restore_ms.ceil() as u64;
+        self.log(
+            t,
+            format!("RESTORE_START Runtime Version: {runtime}\tRuntime Version ARN: {arn}\n"),
+        );
+        self.log(end, format!("RESTORE_REPORT Restore Duration: {restore_ms:.2} ms\n"));
+        self.restore_ms = Some(restore_ms);
+        end
+    }
+
+    /// Logs to `group` instead of `/aws/lambda/<function>`, in a stream named after the
+    /// function, with the environment id in brackets or not.
+    fn custom_group(&mut self, group: &'static str, bracketed_environment: bool) {
+        let environment = format!("{:016x}{:016x}", mix(self.seed << 40), mix(!self.seed));
+        self.name = if bracketed_environment {
+            format!("2026/11/29/{}[3][{environment}]", self.function)
+        } else {
+            format!("2026/11/29/{}[$LATEST]{environment}", self.function)
+        };
+        self.group = Some(group);
+    }
+
     /// One whole invocation: START, `lines` at their offsets, END and REPORT. Lines timed after
     /// the end follow the REPORT. Returns the REPORT's time.
     fn invoke(&mut self, start: u64, lines: &[(u64, Line)], report: Report, expect: &[Class]) -> u64 {
@@ -662,7 +950,11 @@ impl Stream {
 
     /// Writes START for a new request id and returns it.
     fn start(&mut self, t: u64) -> String {
-        assert!(self.open.is_none(), "{}: START before REPORT", self.function);
+        assert!(
+            self.concurrent || self.open.is_none(),
+            "{}: START before REPORT",
+            self.function
+        );
         self.requests += 1;
         let id = request_id(self.seed * 1_000 + self.requests);
         let line = if self.style == Style::Json {
@@ -690,6 +982,17 @@ impl Stream {
                 format!("{} {id} {level:<5} {message}\n", log4j_time(t))
             }
             (Log(level, message), Style::Go) => format!("{} {level} {message}\n", go_time(t)),
+            (Log(level, message), Style::DotNet) => format!("{}\t{id}\t{level}\t{message}\n", iso(t)),
+            (Log(level, message), Style::Ruby) => {
+                let letter = &level[..1];
+                format!("{letter}, [{} #8] {level:>5} -- {id}: {message}\n", ruby_time(t))
+            }
+            (Log(level, message), Style::Logback) => {
+                format!(
+                    "{} [main] {level:<5} com.acme.ledger.Job - {message}\n",
+                    logback_time(t)
+                )
+            }
             (Log(level, message), Style::Json) => {
                 let (time, level, message) = (iso(t), q(level), q(message));
                 format!(r#"{{"timestamp":"{time}","level":{level},"message":{message},"requestId":"{id}"}}"#)
@@ -701,17 +1004,22 @@ impl Stream {
     /// Ends the invocation: END and REPORT (text) or runtimeDone and report (JSON). `expect`
     /// lists the classes it must be counted in besides Invocations. Returns the REPORT's time.
     fn end(&mut self, id: &str, start: u64, report: Report, expect: &[Class]) -> u64 {
-        assert_eq!(
-            self.open.take().as_deref(),
-            Some(id),
-            "REPORT of an invocation not started"
-        );
+        if self.concurrent {
+            self.open = None;
+        } else {
+            assert_eq!(
+                self.open.take().as_deref(),
+                Some(id),
+                "REPORT of an invocation not started"
+            );
+        }
         let init_ms = self.init_ms.take();
+        let restore_ms = self.restore_ms.take();
         let cold = expect.contains(&ColdStarts);
         assert_eq!(
-            init_ms.is_some(),
+            init_ms.is_some() || restore_ms.is_some(),
             cold,
-            "{id}: declare ColdStarts exactly with an init duration"
+            "{id}: declare ColdStarts exactly with an init or restore duration"
         );
         assert!(
             !expect.contains(&Invocations),
@@ -750,6 +1058,13 @@ impl Stream {
             if let Some(init_ms) = init_ms {
                 let _ = write!(line, "Init Duration: {init_ms:.2} ms\t");
             }
+            if let Some(restore_ms) = restore_ms {
+                let billed_restore = restore_ms.ceil() as u64;
+                let _ = write!(
+                    line,
+                    "Restore Duration: {restore_ms:.2} ms\tBilled Restore Duration: {billed_restore} ms\t"
+                );
+            }
             if let Some((status, error_type)) = report.status {
                 let _ = write!(line, "Status: {status}\t");
                 if let Some(error_type) = error_type {
@@ -778,6 +1093,7 @@ impl Stream {
     fn batch(&mut self) -> Batch {
         Batch {
             function: self.function,
+            group: self.group,
             stream: self.name.clone(),
             events: std::mem::take(&mut self.events),
             counts: std::mem::take(&mut self.counts),
@@ -797,6 +1113,8 @@ fn platform(t: u64, kind: &str, record: &str) -> String {
 /// The events of one log stream, in order, as one subscription delivery carries them.
 struct Batch {
     function: &'static str,
+    /// A log group other than `/aws/lambda/<function>`.
+    group: Option<&'static str>,
     stream: String,
     events: Vec<LogEvent>,
     /// What the REPORTs in this batch must count.
@@ -806,7 +1124,8 @@ struct Batch {
 
 impl Batch {
     fn group(&self) -> String {
-        format!("/aws/lambda/{}", self.function)
+        self.group
+            .map_or_else(|| format!("/aws/lambda/{}", self.function), str::to_string)
     }
 
     /// The DATA_MESSAGE JSON, before gzip and base64.
@@ -971,6 +1290,9 @@ impl Gen {
             init_ms: None,
             counts: [0; CLASSES.len()],
             account_policy: false,
+            restore_ms: None,
+            group: None,
+            concurrent: false,
         }
     }
 
@@ -1104,8 +1426,20 @@ The totals assume these rules:
   failure, or a line whose level field (in any case) is ERROR, FATAL or CRITICAL, but not for a
   timed-out invocation. RateLimited, TooManyConnections, ConnectionErrors: a matching message at
   any level, once per invocation; TooManyConnections implies ConnectionErrors.
-- ColdStarts: an init duration on the REPORT. `INIT_REPORT ... Phase: init Status: timeout` is
-  neither an invocation nor a timeout, and teaches no timeout.
+- ColdStarts: an init duration or a SnapStart `Restore Duration` on the REPORT.
+  `INIT_REPORT ... Phase: init Status: timeout` is neither an invocation nor a timeout, and
+  teaches no timeout.
+- Levels: the line's level where its runtime or logger writes it (.NET's `fail`/`crit`, the
+  console logger's `fail: Category[0]`, Ruby Logger's letter and word, logback's pattern,
+  `level=ERROR`, JSON `level`), never a word in the message; lines of an init (Node.js writes
+  `undefined` for their request id) are never Errors; a runtime's unhandled-error record counts
+  as an error also behind a text prefix.
+- `429` is a rate limit only as an HTTP status, never inside a URL; `x-ratelimit-remaining`,
+  `0 errors`, `error_count=0`, `connect_timeout=10` count nothing. RDS Proxy's exhausted pool
+  and Redis's client limit are connection caps; HikariCP's pool timeout is a connection error.
+- A function logging to another log group is named by its log stream (`/shared/lambda`).
+- A stream running several requests at once (Managed Instances) is read by request id only; a
+  line there without one counts nothing.
 - NearTimeout: no timeout and duration >= 0.8 x the timeout, which comes from watchdog.toml, else
   from the function's last timeout earlier in file order, else is 300 s.
 - ShortRuns: chunked functions only (scraper-*, orch-files), no timeout, no error, under 60 s.
@@ -1145,6 +1479,18 @@ fn go_time(t: u64) -> String {
 fn log4j_time(t: u64) -> String {
     let (h, m, s, ms) = clock(t);
     format!("2026-11-29 {h:02}:{m:02}:{s:02}.{ms:03}")
+}
+
+/// `2026-11-29T10:00:01.217000`, as Ruby's Logger writes time (`%Y-%m-%dT%H:%M:%S.%6N`).
+fn ruby_time(t: u64) -> String {
+    let (h, m, s, ms) = clock(t);
+    format!("2026-11-29T{h:02}:{m:02}:{s:02}.{ms:03}000")
+}
+
+/// `10:00:01.217`, as logback's default pattern writes time (`%d{HH:mm:ss.SSS}`).
+fn logback_time(t: u64) -> String {
+    let (h, m, s, ms) = clock(t);
+    format!("{h:02}:{m:02}:{s:02}.{ms:03}")
 }
 
 /// A JSON string literal.

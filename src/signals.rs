@@ -290,6 +290,30 @@ mod tests {
     }
 
     #[test]
+    fn guards_and_case_rules_follow_the_edge_case_table() {
+        let cases: [(&str, Option<Signal>); 10] = [
+            ("", None),
+            ("429", None),
+            ("status 429", Some(Signal::RateLimited)),
+            ("status 42", None),
+            ("status 4290", None),
+            // A guarded match that fails does not hide a phrase that starts inside it.
+            ("429 TooManyRequestsException", Some(Signal::RateLimited)),
+            ("ECONNRESET", Some(Signal::ConnectionError)),
+            ("econnreset", None),
+            ("xECONNRESET", None),
+            ("MemoryError", Some(Signal::OutOfMemory)),
+        ];
+        for (text, signal) in cases {
+            let found = scan(text);
+            match signal {
+                Some(signal) => assert!(found.has(signal), "{text:?} should raise {signal:?}"),
+                None => assert!(found.is_empty(), "{text:?} raised {found:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn one_line_can_raise_several_signals() {
         let s = scan("ER_CON_COUNT_ERROR: Too many connections; then Rate exceeded");
         assert!(s.has(Signal::TooManyConnections) && s.has(Signal::RateLimited));

@@ -141,6 +141,14 @@ pub const PHRASES: &[Phrase] = &[
     // responses").
     any(&["(SlowDown)"], RATE),
     any(&["Please reduce your request rate"], RATE),
+    // AWS SDK for Java: "(Service: Amazon S3; Status Code: 503; Error Code: SlowDown; …)" and
+    // "Status Code: 429" (AmazonServiceException.getMessage).
+    any(&["Error Code: SlowDown"], RATE),
+    any_word(&["Status Code: 429"], RATE),
+    // OpenAI: "Rate limit reached for gpt-4o in organization …" and the Python client's
+    // `openai.RateLimitError` (platform.openai.com/docs/guides/error-codes).
+    any(&["Rate limit reached", "rate limit reached"], RATE),
+    any(&["RateLimitError"], RATE),
     // EC2: RequestLimitExceeded (docs.aws.amazon.com/ec2, "Request throttling").
     any(&["RequestLimitExceeded"], RATE),
     // DynamoDB and Kinesis (API references, "Common errors").
@@ -164,11 +172,24 @@ pub const PHRASES: &[Phrase] = &[
     exact_word(&["ECONNREFUSED"], CONN),
     exact_word(&["ECONNRESET"], CONN),
     exact_word(&["ETIMEDOUT"], CONN),
+    exact_word(&["EHOSTUNREACH"], CONN),
+    exact_word(&["ECONNABORTED"], CONN),
+    // Node.js http: "socket hang up" (lib/_http_client.js, connResetException).
+    any(&["socket hang up"], CONN),
     // strerror(3) of ECONNREFUSED, ECONNRESET ("Connection reset by peer"), ETIMEDOUT, as glibc,
     // Python's OSError and Go's net package print them.
     any(&["Connection refused", "connection refused"], CONN),
     any(&["Connection reset", "connection reset"], CONN),
     any(&["Connection timed out", "connection timed out"], CONN),
+    any(&["No route to host"], CONN),
+    // Python requests/urllib3: "('Connection aborted.', RemoteDisconnected(…))".
+    any(&["Connection aborted"], CONN),
+    // Java: java.net.SocketTimeoutException "Connect timed out" (java.net.Socket.connect).
+    any(&["Connect timed out", "connect timed out"], CONN),
+    // libpq: "server closed the connection unexpectedly" (fe-misc.c); MySQL client error 2013:
+    // "Lost connection to MySQL server".
+    any(&["server closed the connection unexpectedly"], CONN),
+    any(&["Lost connection to MySQL server"], CONN),
     // Go net: "dial tcp 10.0.0.1:5432: i/o timeout" (net/net.go, errTimeout).
     any(&["i/o timeout"], CONN),
     // libpq: "could not connect to server" (postgres src/interfaces/libpq/fe-connect.c).
@@ -205,6 +226,11 @@ pub const PHRASES: &[Phrase] = &[
     // Ruby: NoMemoryError, "failed to allocate memory" (ruby gc.c, rb_memerror).
     exact_word(&["NoMemoryError"], OOM),
     any(&["failed to allocate memory"], OOM),
+    // ENOMEM's strerror(3), as Python's OSError prints it: "[Errno 12] Cannot allocate memory".
+    any(&["Cannot allocate memory"], OOM),
+    // HotSpot when native memory runs out: "There is insufficient memory for the Java Runtime
+    // Environment to continue." (hotspot share/utilities/vmError.cpp).
+    any(&["insufficient memory for the Java Runtime Environment"], OOM),
     // Rust's default alloc error handler: "memory allocation of N bytes failed" (std alloc.rs).
     any(&["memory allocation of"], OOM),
     // Lambda: "Runtime exited with error: signal: killed" (the kernel's OOM killer's SIGKILL).
@@ -390,7 +416,7 @@ pub fn insights_errors() -> String {
         .collect::<Vec<_>>()
         .join("|");
     format!(
-        r#"filter @message like /{}/ or @message like /(?i)"(level|severity)": ?"({json_levels})"|\blevel=({json_levels})\b/"#,
+        r#"filter @message like /{}/ or @message like /(?i)"(level|severity|levelname|log_level|@l|log\.level)": ?"({json_levels})"|\blevel=({json_levels})\b/"#,
         exact.join("|")
     )
 }
@@ -463,6 +489,9 @@ mod tests {
                 "ProvisionedThroughputExceededException: The level of configured provisioned throughput",
                 "reason: rateLimitExceeded",
                 "status=429 path=/v1/items",
+                "com.amazonaws.services.s3.model.AmazonS3Exception: Please slow down. (Service: Amazon S3; Status Code: 503; Error Code: SlowDown)",
+                "(Service: AmazonSNS; Status Code: 429; Error Code: Throttling)",
+                "openai.RateLimitError: Error code: 429 - Rate limit reached for gpt-4o in organization org-x",
             ],
             &[
                 "GET https://api.example.com/v1/orders/4291/items 200",
@@ -514,6 +543,13 @@ mod tests {
                 "HikariPool-1 - Connection is not available, request timed out after 30000ms.",
                 "com.mysql.cj.jdbc.exceptions.CommunicationsException: Communications link failure",
                 "Error: Connection terminated unexpectedly",
+                "connect EHOSTUNREACH 10.0.9.9:443",
+                "Error: socket hang up",
+                "requests.exceptions.ConnectionError: ('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))",
+                "java.net.SocketTimeoutException: Connect timed out",
+                "psycopg2.OperationalError: server closed the connection unexpectedly",
+                "Lost connection to MySQL server during query",
+                "dial tcp 10.0.9.9:443: connect: no route to host",
             ],
             &[
                 "connect_timeout=10",
@@ -550,6 +586,8 @@ mod tests {
                 "NoMemoryError",
                 "Error: Runtime exited with error: signal: killed",
                 "memory allocation of 1073741824 bytes failed",
+                "OSError: [Errno 12] Cannot allocate memory",
+                "There is insufficient memory for the Java Runtime Environment to continue.",
             ],
             &[
                 "memory: 120 MB",
@@ -590,6 +628,7 @@ mod tests {
             "2026-12-02T10:00:00.000Z\tundefined\tERROR\tUncaught Exception",
             "E, [2026-12-02T10:00:00.000000 #8] ERROR -- : boom",
             r#"{"level":"error","msg":"boom"}"#,
+            r#"{"@t":"2026-12-02T10:00:00Z","@mt":"boom","@l":"Error"}"#,
             "time=2026-12-02T10:00:00Z level=ERROR msg=boom",
             "REPORT RequestId: r\tDuration: 1 ms\tStatus: error",
             r#"Error raised from handler method {"errorMessage":"x","errorType":"RuntimeError"}"#,

@@ -91,6 +91,34 @@ fn replay_json_gives_the_same_counts_for_scripts() {
     assert!(first["counts"]["Timeouts"].as_u64().unwrap() > 0, "worst first");
 }
 
+/// Issue 13: `replay --output json` must report InitFailures as the EMF carries them.
+#[test]
+fn replay_json_reports_init_failures_as_the_emf_does() {
+    let json = run(&["replay", "--output", "json", "events/"]);
+    assert!(json.status.success());
+    let report: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let emf = run(&["replay", "--output", "emf", "events/"]);
+    assert!(emf.status.success());
+    let mut from_emf: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in stdout(&emf).lines() {
+        let doc: Value = serde_json::from_str(line).unwrap();
+        if let (Some(function), Some(n)) = (doc["FunctionName"].as_str(), doc["InitFailures"].as_u64()) {
+            *from_emf.entry(function.to_string()).or_default() += n;
+        }
+    }
+    assert!(from_emf.values().sum::<u64>() > 0, "the samples hold a failed init");
+    for f in report["functions"].as_array().unwrap() {
+        let name = f["function"].as_str().unwrap();
+        let shown = f["counts"]["InitFailures"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{name} has no InitFailures in the JSON"));
+        let in_emf = from_emf
+            .get(name)
+            .unwrap_or_else(|| panic!("the EMF documents have no InitFailures for {name}"));
+        assert_eq!(shown, *in_emf, "{name} InitFailures");
+    }
+}
+
 #[test]
 fn unreadable_files_are_named_and_make_the_exit_code_fail() {
     let dir = std::env::temp_dir().join(format!("lw-cli-{}", std::process::id()));

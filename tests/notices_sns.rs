@@ -73,7 +73,14 @@ async fn replayed_notices_arrive_through_sns_with_subject_attributes_samples_lin
             let sample = &notice["samples"][0];
             assert!(sample["line"].as_str().is_some_and(|l| !l.is_empty()), "{notice}");
             let link = sample["link"].as_str().unwrap();
-            assert!(link.starts_with("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252F"), "{link}");
+            // The function's own group, or the custom group it shares (`/shared/lambda`).
+            let group = if notice["function"] == "pricing" || notice["function"] == "quotes" {
+                "$252Fshared$252Flambda/"
+            } else {
+                "$252Faws$252Flambda$252F"
+            };
+            let at = "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/";
+            assert!(link.starts_with(&format!("{at}{group}")), "{link}");
             assert!(
                 notice["insights_link"]
                     .as_str()
@@ -88,6 +95,8 @@ async fn replayed_notices_arrive_through_sns_with_subject_attributes_samples_lin
         ("uploader", "TooManyConnections"),
         ("orch-user", "RateLimited"),
         ("orch-files", "TooManyConnections"),
+        ("quotes", "RateLimited"),
+        ("invoicer", "OutOfMemory"),
         ("scraper-worker", "ChunkSize"),
     ] {
         assert!(

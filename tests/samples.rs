@@ -116,3 +116,49 @@ fn evidence_lines_explain_each_failure() {
         oom.evidence
     );
 }
+
+/// Issue 13: every runtime and Lambda log shape has a sample, and each is counted where its
+/// generator says, looked up strictly (a function or metric the documents lack is a failure).
+#[test]
+fn every_runtime_and_log_shape_has_a_sample_counted_as_declared() {
+    let outcomes = replay_samples();
+    let documents: Vec<String> = outcomes.iter().flat_map(|o| o.documents.clone()).collect();
+    let got = totals(&documents, "FunctionName");
+    let expected = expected_counts();
+    // (function, what it stands for, a class its sample must show besides Invocations)
+    let cases = [
+        (
+            "invoicer",
+            ".NET level field, console logger, System.OutOfMemoryException",
+            "OutOfMemory",
+        ),
+        ("invoicer", "RDS Proxy's exhausted pool is a cap", "TooManyConnections"),
+        (
+            "profile-sync",
+            "Ruby Logger and Redis's client limit",
+            "TooManyConnections",
+        ),
+        ("ledger", "SnapStart restore", "ColdStarts"),
+        ("ledger", "429 TooManyRequests", "RateLimited"),
+        ("notifier", "axios's status code 429", "RateLimited"),
+        ("pricing", "custom group, slog text", "ConnectionErrors"),
+        ("quotes", "custom group, tracing JSON", "RateLimited"),
+        ("catalog", "Managed Instances, by request id", "RateLimited"),
+    ];
+    for (function, about, class) in cases {
+        let want = expected
+            .get(function)
+            .and_then(|m| m.get(class))
+            .unwrap_or_else(|| panic!("expected-counts.json has no {function} {class} ({about})"));
+        assert!(*want > 0, "{function}: the sample must show {class} ({about})");
+        let have = got
+            .get(function)
+            .and_then(|m| m.get(class))
+            .unwrap_or_else(|| panic!("the documents have no {function} {class} ({about})"));
+        assert_eq!(*have, *want as f64, "{function} {class} ({about})");
+    }
+    // Init lines (Node.js's `undefined` request id) never count as errors.
+    assert_eq!(got["notifier"]["Errors"], 1.0);
+    // The two functions of `/shared/lambda` count apart, never as one named after the group.
+    assert!(!got.contains_key("lambda"), "{:?}", got.keys().collect::<Vec<_>>());
+}

@@ -60,7 +60,9 @@ fn top_level<'a>(line: &'a str, out: &mut TopLevel<'a>) -> Result<(), JsonError>
                 }
                 false
             }
-            "level" | "severity" | "levelname" => {
+            // `log_level`: Python's runtime for unhandled errors in the JSON format; `@l`: Serilog's
+            // compact JSON (github.com/serilog/serilog-formatting-compact); `log.level`: ECS.
+            "level" | "severity" | "levelname" | "log_level" | "@l" | "log.level" => {
                 if !level_seen {
                     level_seen = true;
                     out.level = match raw.plain_str() {

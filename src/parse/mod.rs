@@ -582,6 +582,8 @@ mod tests {
             ("Go slog JSON", r#"{"time":"2026-12-02T10:00:00Z","level":"ERROR","msg":"write failed"}"#, None, Some(Level::Error)),
             ("Rust tracing JSON", r#"{"timestamp":"2026-12-02T10:00:00.000000Z","level":"ERROR","fields":{"message":"write failed"},"target":"orders"}"#, None, Some(Level::Error)),
             ("an error counter is no level", r#"{"level":"INFO","error_count":0,"msg":"0 errors"}"#, None, Some(Level::Info)),
+            ("Serilog compact JSON", r#"{"@t":"2026-12-02T10:00:00.000Z","@mt":"Order {Id} failed","@l":"Error","Id":7}"#, None, Some(Level::Error)),
+            ("ECS log.level", r#"{"@timestamp":"2026-12-02T10:00:00.000Z","log.level":"error","message":"boom"}"#, None, Some(Level::Error)),
         ];
         for (name, line, id, level) in cases {
             let a = app(line);

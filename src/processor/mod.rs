@@ -68,6 +68,7 @@ pub use record::{
 use record::EVIDENCE_CONTEXT_LINES;
 use shared_stream::{StreamView, batch_tokens, pos_key};
 use slots::{MAX_EVIDENCE_PER_INVOCATION, Owner, Slots, same_id};
+pub use stream::function_name_in;
 use stream::{BatchMarks, Boundary, Orphan, Pos, StreamState};
 
 /// Log streams remembered.
@@ -561,7 +562,7 @@ impl Processor {
         }
         acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
         let names = Names {
-            function: Arc::from(function_name(group)),
+            function: Arc::from(function_name_in(group, &message.log_stream)),
             log_group: Arc::from(group),
             log_stream: Arc::from(message.log_stream.as_ref()),
         };
@@ -571,6 +572,11 @@ impl Processor {
         acc.newest_ms = acc.newest_ms.max(newest);
         let events = &message.log_events;
 
+        let stream_key = stable_hash((group, names.log_stream.as_ref()));
+        // Several invocations at once in one environment (Lambda Managed Instances): lines are
+        // attributed by request id only; a line without one is evidence only.
+        let concurrent =
+            self.streams.get(&stream_key).is_some_and(|s| s.concurrent) || stream::overlapping_invocations(events);
         let mut slots = Slots::for_events(events.len());
         // Whose lines without a request id are, as the batch goes: its head's, then those of
         // the last START or INIT_START.
@@ -665,7 +671,8 @@ impl Processor {
                 } => {
                     // An init in the invoke phase is its invocation's cold start; a restore
                     // is the cold start of the invocation whose START follows it.
-                    if during_invoke && matches!(current, Owner::Id(_)) {
+                    // (At a batch's head, the head's owner: it moves with the head.)
+                    if during_invoke && current != Owner::Init {
                         slots.get(current).facts.saw(flag::COLD_START, ts);
                     } else if restore {
                         restored = true;
@@ -686,6 +693,9 @@ impl Processor {
                     let flags = facts::app_flags(&app);
                     let has_rules = settings.rule_bits() != 0;
                     if flags == 0 && app.chunk_size.is_none() && !has_rules {
+                        continue;
+                    }
+                    if app.request_id.is_none() && concurrent && current != Owner::Init {
                         continue;
                     }
                     let owner = app.request_id.map_or(current, Owner::Id);
@@ -749,7 +759,6 @@ impl Processor {
 
         let pos = |i: usize| Pos::of(events[i].timestamp, &events[i].id);
         let key = |id: &str| invocation_key(group, &names.log_stream, id);
-        let stream_key = stable_hash((group, names.log_stream.as_ref()));
         let marks = BatchMarks {
             first: pos(first_event),
             last_boundary: last_boundary
@@ -810,6 +819,7 @@ impl Processor {
             }
         }
         let stream = self.streams.get_or_insert_with(stream_key, StreamState::default);
+        stream.concurrent |= concurrent;
         let (moved, forgotten) = stream.insert(marks, orphan);
         for m in moved {
             for owner in [m.from, m.to] {

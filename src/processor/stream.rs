@@ -26,6 +26,8 @@ use smallvec::SmallVec;
 
 use super::facts::Facts;
 use super::record::Evidence;
+use crate::parse::{Line, parse};
+use crate::wire::LogEvent;
 
 /// Batches remembered per log stream.
 pub const MAX_SEGMENTS: usize = 16;
@@ -134,6 +136,9 @@ pub struct StreamState {
     /// The stream has lines without a request id: with shared state, its batches' positions
     /// go to the stream's shared item.
     pub positional: bool,
+    /// The stream ran several invocations at once (Lambda Managed Instances): its lines are
+    /// attributed by request id only. Once seen, for as long as the stream is remembered.
+    pub concurrent: bool,
 }
 
 impl StreamState {
@@ -230,6 +235,86 @@ impl StreamState {
     }
 }
 
+/// Whether a batch shows several invocations in flight at once in its log stream: a START while
+/// another invocation of the batch has started and not ended (no END, REPORT or
+/// `platform.runtimeDone` yet). An execution environment of Lambda Managed Instances runs
+/// several requests at once (docs.aws.amazon.com/lambda, "Lambda Managed Instances"); every other
+/// environment runs one at a time, so its STARTs and REPORTs alternate.
+///
+/// Only the lines that can be platform lines are parsed: text lines that begin with `START `,
+/// `END ` or `REPORT `, JSON lines that mention `"platform.`.
+pub fn overlapping_invocations(events: &[LogEvent<'_>]) -> bool {
+    let mut in_flight: SmallVec<[&str; 4]> = SmallVec::new();
+    for event in events {
+        let text = event.message.as_ref();
+        let b = text.as_bytes();
+        let candidate = match b.first() {
+            Some(b'S') => text.starts_with("START "),
+            Some(b'E') => text.starts_with("END "),
+            Some(b'R') => text.starts_with("REPORT "),
+            Some(b'{') => memchr::memmem::find(b, b"\"platform.").is_some(),
+            _ => false,
+        };
+        if !candidate {
+            continue;
+        }
+        match parse(text) {
+            Line::Start { request_id } => {
+                if !in_flight.contains(&request_id) {
+                    in_flight.push(request_id);
+                }
+                if in_flight.len() > 1 {
+                    return true;
+                }
+            }
+            Line::End { request_id }
+            | Line::Report(crate::parse::Report { request_id, .. })
+            | Line::RuntimeDone { request_id, .. } => in_flight.retain(|id| *id != request_id),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The function a log stream belongs to: `/aws/lambda/NAME` gives NAME; any other log group
+/// (Lambda's advanced logging controls let a function log to any group, and several functions
+/// share one) takes the name from the stream, `YYYY/MM/DD/<function>[<version>]<environment id>`
+/// or `YYYY/MM/DD/<function>[<version>][<environment id>]` (docs.aws.amazon.com/lambda,
+/// "Configuring advanced logging controls": log stream names), and falls back to the group's
+/// last part when the stream does not name one.
+pub fn function_name_in<'a>(log_group: &'a str, log_stream: &'a str) -> &'a str {
+    if log_group
+        .strip_prefix("/aws/lambda/")
+        .is_some_and(|name| !name.is_empty())
+    {
+        return super::function_name(log_group);
+    }
+    stream_function(log_stream).unwrap_or_else(|| super::function_name(log_group))
+}
+
+/// `<function>` of a stream named `YYYY/MM/DD/<function>[<version>]…`, if it is named so.
+fn stream_function(log_stream: &str) -> Option<&str> {
+    let b = log_stream.as_bytes();
+    let date = b.get(..11)?;
+    let shape = date.iter().enumerate().all(|(i, c)| match i {
+        4 | 7 | 10 => *c == b'/',
+        _ => c.is_ascii_digit(),
+    });
+    if !shape {
+        return None;
+    }
+    let rest = log_stream.get(11..)?;
+    let open = rest.find('[')?;
+    let name = rest.get(..open)?;
+    // Lambda function names: letters, digits, hyphens and underscores, at most 64.
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+    (valid && rest.get(open..)?.contains(']')).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +337,76 @@ mod tests {
             evidence: Vec::new(),
             owner,
         })
+    }
+
+    fn events(lines: &[&str]) -> Vec<LogEvent<'static>> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LogEvent {
+                id: i.to_string().into(),
+                timestamp: i as i64,
+                message: l.to_string().into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_with_two_invocations_in_flight_is_concurrent_and_alternating_ones_are_not() {
+        let a = "aaaaaaaa-0000-4000-8000-000000000001";
+        let b = "bbbbbbbb-0000-4000-8000-000000000002";
+        let start = |id: &str| format!("START RequestId: {id} Version: $LATEST");
+        let report = |id: &str| format!("REPORT RequestId: {id}\tDuration: 5.00 ms");
+        let json_start =
+            |id: &str| format!(r#"{{"time":"t","type":"platform.start","record":{{"requestId":"{id}"}}}}"#);
+        let json_done = |id: &str| {
+            format!(
+                r#"{{"time":"t","type":"platform.runtimeDone","record":{{"requestId":"{id}","status":"success"}}}}"#
+            )
+        };
+        let cases: [(&str, Vec<String>, bool); 6] = [
+            (
+                "one after the other",
+                vec![start(a), report(a), start(b), report(b)],
+                false,
+            ),
+            ("a START without its REPORT yet", vec![start(a), "line".into()], false),
+            ("two in flight", vec![start(a), start(b), report(a), report(b)], true),
+            (
+                "JSON, two in flight",
+                vec![json_start(a), json_start(b), json_done(a)],
+                true,
+            ),
+            (
+                "JSON, one after the other",
+                vec![json_start(a), json_done(a), json_start(b)],
+                false,
+            ),
+            ("the same START twice is one", vec![start(a), start(a)], false),
+        ];
+        for (name, lines, concurrent) in cases {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            assert_eq!(overlapping_invocations(&events(&lines)), concurrent, "{name}");
+        }
+    }
+
+    #[test]
+    fn functions_in_custom_log_groups_are_named_by_their_log_stream() {
+        let cases = [
+            ("/aws/lambda/uploader", "2026/12/02/[$LATEST]0123abcd", "uploader"),
+            ("/aws/lambda/uploader", "2026/12/02/other[$LATEST]0123abcd", "uploader"),
+            ("/shared/lambda", "2026/12/02/orders-api[$LATEST]0123abcd", "orders-api"),
+            ("/shared/lambda", "2026/12/02/billing_job[7][0123abcd]", "billing_job"),
+            ("/shared/lambda", "2026/12/02/[$LATEST]0123abcd", "lambda"),
+            ("/shared/lambda", "2026/12/02/orders-api", "lambda"),
+            ("/shared/lambda", "2026/12/02/bad name[1]x", "lambda"),
+            ("/shared/lambda", "12/02/2026/orders[1]x", "lambda"),
+            ("/shared/lambda", "", "lambda"),
+            ("", "2026/12/02/orders[1]x", "orders"),
+        ];
+        for (group, stream, name) in cases {
+            assert_eq!(function_name_in(group, stream), name, "{group} {stream}");
+        }
     }
 
     #[test]
@@ -308,6 +463,20 @@ mod tests {
                 to: Owner::Invocation(7)
             }]
         );
+    }
+
+    /// A head (init lines) followed by a START in its own batch is not claimed by the next
+    /// batch's head REPORT: that START stands between them.
+    #[test]
+    fn a_head_before_its_own_batchs_start_stays_with_what_ran_before() {
+        let mut s = StreamState::default();
+        s.insert(marks(0, Some((0, Boundary::Init)), None), None);
+        let guess = s.owner_at(pos(10));
+        assert_eq!(guess, Owner::Init);
+        s.insert(marks(10, Some((30, Boundary::Start(1))), None), orphan(guess));
+        let (moved, _) = s.insert(marks(40, Some((60, Boundary::Start(2))), Some(1)), None);
+        assert!(moved.is_empty(), "{moved:?}");
+        assert_eq!(s.orphans_of(Owner::Init).count(), 1);
     }
 
     #[test]

@@ -967,3 +967,73 @@ fn a_message_that_is_not_utf8_is_repaired_and_counted_and_its_batch_still_counts
         assert_eq!(processor_total(&outcome, "DecodeFailures"), 0, "{bad:?}");
     }
 }
+
+/// Issue 13: with advanced logging controls two functions can share one log group; each is
+/// named by its log stream, not by the group's last part.
+#[test]
+fn two_functions_sharing_a_custom_log_group_count_apart() {
+    let mut p = processor("");
+    let orders = data_message(
+        "/shared/lambda",
+        "2026/11/29/orders-api[$LATEST]0123456789abcdef0123456789abcdef",
+        &[
+            (T0, start(A).as_str()),
+            (T0 + 1000, report(A, 3016.78, "Status: timeout").as_str()),
+        ],
+    );
+    let billing = data_message(
+        "/shared/lambda",
+        "2026/11/29/billing-job[3][fedcba9876543210fedcba9876543210]",
+        &[(T0, start(B).as_str()), (T0 + 1000, report(B, 120.0, "").as_str())],
+    );
+    let outcomes = run(&mut p, &[orders, billing]);
+    assert_eq!(sum(&outcomes, "orders-api", "Invocations"), 1.0);
+    assert_eq!(sum(&outcomes, "orders-api", "Timeouts"), 1.0);
+    assert_eq!(sum(&outcomes, "billing-job", "Invocations"), 1.0);
+    assert_eq!(sum(&outcomes, "billing-job", "Timeouts"), 0.0);
+    let named_lambda = outcomes
+        .iter()
+        .flat_map(|o| &o.documents)
+        .any(|d| d.contains(r#""FunctionName":"lambda""#));
+    assert!(!named_lambda, "the group's last part is no function here");
+}
+
+/// Issue 13: Lambda Managed Instances run several requests at once in one environment, so a log
+/// stream interleaves them. Lines are attributed by their request id; a line without one cannot
+/// be told apart and counts for neither.
+#[test]
+fn a_stream_running_requests_at_once_attributes_lines_by_request_id_only() {
+    let report = |id: &str, status: &str| {
+        json!({"time": "t", "type": "platform.report", "record": {"requestId": id, "status": status, "metrics": {"durationMs": 120.0}}}).to_string()
+    };
+    let lines = vec![
+        json!({"time": "t", "type": "platform.start", "record": {"requestId": A}}).to_string(),
+        json!({"time": "t", "type": "platform.start", "record": {"requestId": B}}).to_string(),
+        json!({"timestamp": "t", "level": "ERROR", "message": "Rate exceeded", "requestId": B}).to_string(),
+        // No request id: after B's START, but it could be A's as well.
+        "2026/11/29 10:00:03 ERROR Too many connections\n".to_string(),
+        report(A, "success"),
+        report(B, "error"),
+    ];
+    let mut p = processor("");
+    let outcomes = run(&mut p, &[batch("mi", &lines)]);
+    assert_eq!(sum(&outcomes, "mi", "Invocations"), 2.0);
+    assert_eq!(sum(&outcomes, "mi", "Errors"), 1.0, "B only");
+    assert_eq!(sum(&outcomes, "mi", "RateLimited"), 1.0, "B's own line");
+    assert_eq!(
+        sum(&outcomes, "mi", "TooManyConnections"),
+        0.0,
+        "a line without request id is evidence only"
+    );
+
+    // A later batch of the same stream with one invocation at a time is still read by request id.
+    let later = vec![
+        json!({"time": "t", "type": "platform.start", "record": {"requestId": A}}).to_string(),
+        "2026/11/29 10:01:01 ERROR Too many connections\n".to_string(),
+        report(A, "success"),
+    ];
+    let outcomes = run(&mut p, &[batch_at("mi", T0 + 60_000, &later)]);
+    assert_eq!(sum(&outcomes, "mi", "Invocations"), 1.0);
+    assert_eq!(sum(&outcomes, "mi", "TooManyConnections"), 0.0);
+    assert_eq!(sum(&outcomes, "mi", "Errors"), 0.0);
+}
