@@ -360,3 +360,52 @@ async fn with_sns_down_the_notice_is_logged_and_the_invocation_finishes_in_time(
     assert!(took < Duration::from_secs(30), "{took:?}");
     assert_eq!(fleet.visible().await, 2);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_cli_prints_the_same_evidence_on_demand_and_leaves_the_messages() {
+    let fleet = fleet(true).await;
+    fleet.fill().await;
+    let config = std::env::temp_dir().join(format!("lw-dlq-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!("[[queue]]\nname = \"{DLQ}\"\nfunction = \"{FUNCTION}\"\n"),
+    )
+    .unwrap();
+    let run = |output: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lambda-watchdog"))
+            .args(["dlq", DLQ, "--since", "2h", "--output", output, "--config"])
+            .arg(&config)
+            .envs(fleet.moto.env())
+            .env_remove("WATCHDOG_CONFIG")
+            .output()
+            .expect("the CLI runs")
+    };
+    let out = run("json");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let notice: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let messages = notice["messages"].as_array().unwrap();
+    let by_id = |id: &str| {
+        messages
+            .iter()
+            .find(|m| m["tie"]["request_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {notice}"))
+    };
+    assert_eq!(by_id(TIMED_OUT)["classes"], serde_json::json!(["Timeouts"]));
+    assert_eq!(by_id(OUT_OF_MEMORY)["classes"], serde_json::json!(["OutOfMemory"]));
+    assert!(by_id(TIMED_OUT)["lines"].as_array().unwrap().len() >= 4);
+
+    let out = run("markdown");
+    assert!(out.status.success());
+    let markdown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        markdown.starts_with("## dead letters: 2 messages in uploader-dlq"),
+        "{markdown}"
+    );
+    assert!(markdown.contains(&format!("| {TIMED_OUT} | Timeouts |")), "{markdown}");
+
+    let out = run("table");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(OUT_OF_MEMORY));
+    assert_eq!(fleet.visible().await, 2, "the CLI only peeks");
+    std::fs::remove_file(config).unwrap();
+}
