@@ -414,3 +414,190 @@ pub async fn gather(
     notice.problems.extend(queue_problems);
     Ok(notice)
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudwatchlogs::operation::filter_log_events::{FilterLogEventsError, FilterLogEventsOutput};
+    use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+    use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsOutput;
+    use aws_sdk_lambda::operation::list_functions::ListFunctionsOutput;
+    use aws_sdk_lambda::types::{DeadLetterConfig, EventSourceMappingConfiguration, FunctionConfiguration};
+    use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+    use aws_sdk_sqs::operation::list_dead_letter_source_queues::ListDeadLetterSourceQueuesOutput;
+    use aws_sdk_sqs::operation::receive_message::ReceiveMessageOutput;
+    use aws_sdk_sqs::types::{Message, MessageAttributeValue};
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+    use super::*;
+
+    const URL: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/fleet-dlq";
+    const ARN: &str = "arn:aws:sqs:eu-west-1:123456789012:fleet-dlq";
+    const ID: &str = "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b";
+    const NOW: i64 = 1_795_946_460_000;
+
+    fn sqs(message: Message, sources: Vec<String>) -> (aws_sdk_sqs::Client, Vec<Rule>) {
+        let attributes = mock!(aws_sdk_sqs::Client::get_queue_attributes).then_output(|| {
+            GetQueueAttributesOutput::builder()
+                .attributes(QueueAttributeName::ApproximateNumberOfMessages, "1")
+                .attributes(QueueAttributeName::ApproximateNumberOfMessagesNotVisible, "0")
+                .attributes(QueueAttributeName::QueueArn, ARN)
+                .build()
+        });
+        let receive = mock!(aws_sdk_sqs::Client::receive_message)
+            .then_output(move || ReceiveMessageOutput::builder().messages(message.clone()).build());
+        let listed = mock!(aws_sdk_sqs::Client::list_dead_letter_source_queues).then_output(move || {
+            ListDeadLetterSourceQueuesOutput::builder()
+                .set_queue_urls(Some(sources.clone()))
+                .build()
+                .unwrap()
+        });
+        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, [&attributes, &receive, &listed], |c| c
+            .retry_config(aws_sdk_sqs::config::retry::RetryConfig::disabled()));
+        (client, vec![attributes, receive, listed])
+    }
+
+    fn lambda() -> (aws_sdk_lambda::Client, Vec<Rule>) {
+        let functions = mock!(aws_sdk_lambda::Client::list_functions).then_output(|| {
+            ListFunctionsOutput::builder()
+                .functions(FunctionConfiguration::builder().function_name("other").build())
+                .functions(
+                    FunctionConfiguration::builder()
+                        .function_name("uploader")
+                        .dead_letter_config(DeadLetterConfig::builder().target_arn(ARN).build())
+                        .build(),
+                )
+                .build()
+        });
+        let mappings = mock!(aws_sdk_lambda::Client::list_event_source_mappings)
+            .match_requests(|r| r.event_source_arn() == Some("arn:aws:sqs:eu-west-1:123456789012:jobs"))
+            .then_output(|| {
+                ListEventSourceMappingsOutput::builder()
+                    .event_source_mappings(
+                        EventSourceMappingConfiguration::builder()
+                            .function_arn("arn:aws:lambda:eu-west-1:123456789012:function:scraper")
+                            .build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&functions, &mappings], |c| c
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled()));
+        (client, vec![functions, mappings])
+    }
+
+    fn logs(throttled: bool) -> (aws_sdk_cloudwatchlogs::Client, Rule) {
+        let rule = if throttled {
+            mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_error(|| {
+                FilterLogEventsError::generic(
+                    aws_sdk_cloudwatchlogs::error::ErrorMetadata::builder()
+                        .code("ThrottlingException")
+                        .message("Rate exceeded")
+                        .build(),
+                )
+            })
+        } else {
+            // The invocation's lines answer its quoted request id; nothing else matches.
+            mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events).then_compute_output(|r| {
+                let event = |t: i64, m: String| {
+                    FilteredLogEvent::builder()
+                        .timestamp(t)
+                        .log_stream_name("2026/11/29/[$LATEST]abc")
+                        .message(m)
+                        .build()
+                };
+                if r.filter_pattern() != Some(&format!("\"{ID}\"")) {
+                    return FilterLogEventsOutput::builder().build();
+                }
+                FilterLogEventsOutput::builder()
+                    .events(event(NOW - 9_000, format!("START RequestId: {ID} Version: $LATEST\n")))
+                    .events(event(
+                        NOW - 6_000,
+                        format!("2026-11-29T10:00:54.000Z {ID} Task timed out after 3.00 seconds\n"),
+                    ))
+                    .build()
+            })
+        };
+        let client = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, [&rule], |c| c
+            .retry_config(aws_sdk_cloudwatchlogs::config::retry::RetryConfig::disabled()));
+        (client, rule)
+    }
+
+    fn async_dead_letter() -> Message {
+        Message::builder()
+            .message_id("m-1")
+            .body(r#"{"key":"k"}"#)
+            .attributes(MessageSystemAttributeName::SentTimestamp, (NOW - 5_000).to_string())
+            .message_attributes(
+                "RequestID",
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(ID)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    }
+
+    fn redriven() -> Message {
+        Message::builder()
+            .message_id("m-2")
+            .body(r#"{"order":42}"#)
+            .attributes(MessageSystemAttributeName::SentTimestamp, (NOW - 50_000).to_string())
+            .build()
+    }
+
+    async fn check(message: Message, sources: Vec<String>, throttled: bool) -> DeadLetterNotice {
+        let (sqs, _sqs_rules) = sqs(message, sources);
+        let (lambda, _lambda_rules) = lambda();
+        let (logs, _logs_rule) = logs(throttled);
+        let clients = Clients { sqs, logs, lambda };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        gather(&clients, &Config::default(), URL, "us-east-1", 3_600_000, NOW, deadline)
+            .await
+            .expect("the queue is readable")
+    }
+
+    #[tokio::test]
+    async fn an_async_dead_letter_is_tied_to_the_function_whose_dead_letter_config_names_the_queue() {
+        let notice = check(async_dead_letter(), Vec::new(), false).await;
+        let m = &notice.messages[0];
+        assert_eq!(m.function.as_deref(), Some("uploader"), "{notice:?}");
+        assert_eq!(m.classes, vec!["Timeouts"]);
+        assert_eq!(m.lines.len(), 2);
+        assert!(notice.text().contains("function uploader"));
+    }
+
+    #[tokio::test]
+    async fn a_redriven_message_is_tied_to_the_consumer_of_the_source_queue() {
+        let source = "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs".to_string();
+        let notice = check(redriven(), vec![source], false).await;
+        let m = &notice.messages[0];
+        assert_eq!(m.function.as_deref(), Some("scraper"), "{notice:?}");
+        assert!(
+            m.problems.iter().any(|p| p.contains("no request id")),
+            "{:?}",
+            m.problems
+        );
+        assert!(
+            m.problems
+                .iter()
+                .any(|p| p.contains("No lines of /aws/lambda/scraper matched")),
+            "{:?}",
+            m.problems
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_throttling_is_named_in_the_notice_and_the_check_finishes() {
+        let started = Instant::now();
+        let notice = check(async_dead_letter(), Vec::new(), true).await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let m = &notice.messages[0];
+        assert!(m.lines.is_empty());
+        assert!(
+            m.problems.iter().any(|p| p.contains("CloudWatch Logs throttled")),
+            "{:?}",
+            m.problems
+        );
+        assert!(notice.text().contains("CloudWatch Logs throttled"));
+    }
+}
