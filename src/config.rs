@@ -890,6 +890,33 @@ mod tests {
         assert_eq!(config.notices.cooldown_ms, 15 * 60_000);
         assert_eq!(config.advice.target_duration_ratio, 0.5);
         assert!(config.settings_for("scraper-1").chunked);
+        assert_eq!(config.queues[0].function, "scraper-worker");
+    }
+
+    #[test]
+    fn queue_entries_need_a_name_and_a_function() {
+        let cases = [
+            ("both given", "[[queue]]\nname = \"a-dlq\"\nfunction = \"a\"\n", Ok(1)),
+            ("none", "", Ok(0)),
+            (
+                "an empty function",
+                "[[queue]]\nname = \"a-dlq\"\nfunction = \" \"\n",
+                Err("queue[0]"),
+            ),
+            ("no function", "[[queue]]\nname = \"a-dlq\"\n", Err("function")),
+            (
+                "an unknown key",
+                "[[queue]]\nname = \"a\"\nfunction = \"a\"\nurl = \"x\"\n",
+                Err("url"),
+            ),
+        ];
+        for (name, text, expected) in cases {
+            match (Config::from_toml_str(text), expected) {
+                (Ok(config), Ok(n)) => assert_eq!(config.queues.len(), n, "{name}"),
+                (Err(err), Err(key)) => assert!(err.to_string().contains(key), "{name}: {err}"),
+                (got, _) => panic!("{name}: {:?}", got.map(|c| c.queues)),
+            }
+        }
     }
 
     #[test]
