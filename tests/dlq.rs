@@ -256,13 +256,15 @@ impl Fleet {
             .unwrap()
     }
 
-    /// The one notice SNS delivered: (subject, text).
-    async fn notice(&self) -> (String, String) {
+    /// The one notice SNS delivered to the queue subscriber: (subject, the notice as JSON text,
+    /// the message attributes).
+    async fn notice(&self) -> (String, String, Value) {
         let delivered = drain(&self.sdk, &self.inbox).await;
         assert_eq!(delivered.len(), 1, "one notice per queue: {delivered:?}");
         (
             delivered[0]["Subject"].as_str().unwrap().to_string(),
             delivered[0]["Message"].as_str().unwrap().to_string(),
+            delivered[0]["MessageAttributes"].clone(),
         )
     }
 }
@@ -277,7 +279,7 @@ async fn a_dead_letter_alarm_sends_the_failed_invocations_lines_classes_and_link
     assert_eq!(response["dead_letter_check"][0]["result"], "published", "{response}");
     assert!(took < Duration::from_secs(30), "{took:?}");
 
-    let (subject, text) = fleet.notice().await;
+    let (subject, json, attributes) = fleet.notice().await;
     assert!(
         subject.starts_with("[watchdog] dead letters: 3 messages in uploader-dlq ("),
         "{subject}"
@@ -285,29 +287,85 @@ async fn a_dead_letter_alarm_sends_the_failed_invocations_lines_classes_and_link
     for class in ["Timeouts", "OutOfMemory", "RateLimited"] {
         assert!(subject.contains(class), "{class} in {subject}");
     }
-    for expected in [
-        format!("Request id: {TIMED_OUT}"),
-        format!("Request id: {OUT_OF_MEMORY}"),
-        "Task timed out after 3.00 seconds".to_string(),
-        "Error Type: Runtime.OutOfMemory".to_string(),
-        "ThrottlingException: Rate exceeded".to_string(),
-        "async dead-letter, function uploader".to_string(),
-        "on-failure record, function uploader".to_string(),
-        "SQS redrive, function uploader".to_string(),
-        "Classes: Timeouts".to_string(),
-        "Classes: OutOfMemory".to_string(),
-        "Classes: RateLimited".to_string(),
-        format!("Request id: {RATE_LIMITED}"),
-        "Error: Runtime.OutOfMemory: Runtime exited with error: signal: killed (RetriesExhausted)".to_string(),
-        "Open the queue: https://us-east-1.console.aws.amazon.com/sqs/v3/home?region=us-east-1#/queues/".to_string(),
-        "Open these log events: https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Fuploader/log-events/".to_string(),
-        "Logs Insights over /aws/lambda/uploader: https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:logs-insights".to_string(),
+    for (key, value) in [
+        ("kind", "dead-letter"),
+        ("class", "DeadLetters"),
+        ("severity", "critical"),
+        ("function", FUNCTION),
+        ("queue", DLQ),
     ] {
-        assert!(text.contains(&expected), "missing {expected:?} in\n{text}");
+        assert_eq!(attributes[key]["Value"], value, "{key} in {attributes}");
     }
+    // The queue subscriber gets the notice as JSON (e-mail gets its text, unit-tested).
+    let notice: Value = serde_json::from_str(&json).expect("the SQS message is the JSON notice");
+    let messages = notice["messages"].as_array().unwrap();
+    let by_id = |id: &str| {
+        messages
+            .iter()
+            .find(|m| m["request_ids"].as_array().unwrap().iter().any(|r| r == id))
+            .unwrap_or_else(|| panic!("{id} in {notice}"))
+    };
+    let lines = |m: &Value| -> String {
+        m["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["message"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let cases = [
+        (
+            TIMED_OUT,
+            "async-dead-letter",
+            "Timeouts",
+            "Task timed out after 3.00 seconds",
+        ),
+        (
+            OUT_OF_MEMORY,
+            "on-failure-record",
+            "OutOfMemory",
+            "Error Type: Runtime.OutOfMemory",
+        ),
+        (
+            RATE_LIMITED,
+            "redrive",
+            "RateLimited",
+            "ThrottlingException: Rate exceeded",
+        ),
+    ];
+    for (id, origin, class, line) in cases {
+        let m = by_id(id);
+        assert_eq!(m["tie"]["origin"], origin, "{m}");
+        assert_eq!(m["function"], FUNCTION, "{m}");
+        assert_eq!(m["classes"], serde_json::json!([class]), "{m}");
+        assert!(lines(m).contains(line), "{line} in {m}");
+        assert!(
+            m["log_link"].as_str().unwrap().starts_with("https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Fuploader/log-events/"),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        by_id(OUT_OF_MEMORY)["tie"]["error"],
+        "Runtime.OutOfMemory: Runtime exited with error: signal: killed (RetriesExhausted)"
+    );
     assert!(
-        !text.contains("abcdefghijklmnopqrstuvwxyz0123456789"),
-        "the token in a body is masked:\n{text}"
+        notice["queue_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://us-east-1.console.aws.amazon.com/sqs/v3/home?region=us-east-1#/queues/")
+    );
+    assert_eq!(notice["insights_links"][0][0], "/aws/lambda/uploader");
+    assert!(
+        notice["insights_links"][0][1]
+            .as_str()
+            .unwrap()
+            .contains("#logsV2:logs-insights")
+    );
+    assert_eq!(notice["stats"]["visible"], 3);
+    assert!(
+        !json.contains("abcdefghijklmnopqrstuvwxyz0123456789"),
+        "the token in a body is masked:\n{json}"
     );
     assert_eq!(fleet.visible().await, 3, "peeking leaves every message in the queue");
 
@@ -323,7 +381,7 @@ async fn an_alarm_for_a_queue_already_emptied_says_the_queue_is_empty() {
     let handler = fleet.handler(&fleet.topic, &fleet.moto.endpoint).await;
     let (response, _) = fleet.alarm(&handler).await;
     assert_eq!(response["dead_letter_check"][0]["result"], "published", "{response}");
-    let (subject, text) = fleet.notice().await;
+    let (subject, text, _) = fleet.notice().await;
     assert_eq!(subject, "[watchdog] dead letters: 0 messages in uploader-dlq");
     assert!(text.contains("The queue is empty now"), "{text}");
 }
@@ -335,7 +393,7 @@ async fn a_message_without_request_id_and_a_missing_log_group_are_named_in_the_n
     let handler = fleet.handler(&fleet.topic, &fleet.moto.endpoint).await;
     let (response, _) = fleet.alarm(&handler).await;
     assert_eq!(response["dead_letter_check"][0]["result"], "published", "{response}");
-    let (_, text) = fleet.notice().await;
+    let (_, text, _) = fleet.notice().await;
     assert!(text.contains("The message carries no request id"), "{text}");
     assert!(text.contains("Log group /aws/lambda/uploader does not exist"), "{text}");
     assert_eq!(fleet.visible().await, 1);
@@ -429,7 +487,7 @@ async fn an_alarm_for_a_queue_that_cannot_be_read_still_reaches_the_operator_wit
             .is_some_and(|e| e.contains("could not find queue uploader-dlq")),
         "{response}"
     );
-    let (subject, text) = fleet.notice().await;
+    let (subject, text, _) = fleet.notice().await;
     assert_eq!(subject, "[watchdog] dead letters: could not check uploader-dlq");
     assert!(
         text.contains("Could not check the queue, so this notice has no evidence"),

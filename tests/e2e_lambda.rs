@@ -791,17 +791,37 @@ fn a_dead_letter_alarm_through_the_lambda_runtime_emulator() {
         envelope["Subject"], "[watchdog] dead letters: 1 message in uploader-dlq (Timeouts)",
         "{envelope}"
     );
-    let text = envelope["Message"].as_str().unwrap();
-    for expected in [
-        format!("Request id: {id}"),
-        "Classes: Timeouts".to_string(),
-        "Task timed out after 3.00 seconds".to_string(),
-        "Open these log events: https://us-east-1.console.aws.amazon.com/cloudwatch/home".to_string(),
-        "Logs Insights over /aws/lambda/uploader:".to_string(),
-        "Open the queue: https://us-east-1.console.aws.amazon.com/sqs/v3/home".to_string(),
-    ] {
-        assert!(text.contains(&expected), "missing {expected:?} in\n{text}");
-    }
+    assert_eq!(
+        envelope["MessageAttributes"]["class"]["Value"], "DeadLetters",
+        "{envelope}"
+    );
+    // The queue subscriber gets the notice as JSON.
+    let notice: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).expect("the JSON notice");
+    let m = &notice["messages"][0];
+    assert_eq!(m["request_ids"], serde_json::json!([id]), "{notice}");
+    assert_eq!(m["classes"], serde_json::json!(["Timeouts"]), "{notice}");
+    assert!(
+        m["lines"].as_array().unwrap().iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .contains("Task timed out after 3.00 seconds")),
+        "{notice}"
+    );
+    assert!(
+        m["log_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://us-east-1.console.aws.amazon.com/cloudwatch/home"),
+        "{notice}"
+    );
+    assert_eq!(notice["insights_links"][0][0], "/aws/lambda/uploader", "{notice}");
+    assert!(
+        notice["queue_link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://us-east-1.console.aws.amazon.com/sqs/v3/home"),
+        "{notice}"
+    );
     let visible = runtime.block_on(async {
         fleet
             .sqs

@@ -18,7 +18,7 @@ use tracing::{error, info};
 use super::aws::{Clients, gather, queue_stats};
 use super::{DeadLetterNotice, QueueRef};
 use crate::config::Config;
-use crate::notify::sns::{MIN_ATTEMPT, Publisher};
+use crate::notify::sns::{MAX_MESSAGE_BYTES, MIN_ATTEMPT, Publisher, structured};
 
 /// Most queues one event checks.
 pub const MAX_QUEUES: usize = 20;
@@ -252,6 +252,46 @@ pub async fn queue_url(clients: &Clients, name: &str, deadline: Instant) -> Resu
     }
 }
 
+/// The SNS message for a notice: the `MessageStructure=json` document (text for e-mail, the
+/// notice as JSON for the other protocols) and the attributes filter policies use (`kind`
+/// `dead-letter`, `class` `DeadLetters`, `severity` `critical`, `function`, `queue`). Lines,
+/// then messages, are dropped until it fits SNS's size limit.
+pub fn sns_message(notice: &DeadLetterNotice) -> (String, Vec<(String, String)>) {
+    let mut notice = notice.clone();
+    let function = notice
+        .messages
+        .iter()
+        .find_map(|m| m.function.clone())
+        .unwrap_or_else(|| "(unknown)".into());
+    let attributes: Vec<(String, String)> = [
+        ("kind", "dead-letter".to_string()),
+        ("class", "DeadLetters".to_string()),
+        ("severity", "critical".to_string()),
+        ("function", function),
+        ("queue", notice.queue.name.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let budget = MAX_MESSAGE_BYTES - 8_192;
+    loop {
+        let machine = serde_json::to_string(&notice).unwrap_or_else(|_| "{}".into());
+        let message = structured(&notice.text(), &machine);
+        if message.len() <= budget {
+            return (message, attributes);
+        }
+        // Fewer lines for every message (a quarter fewer each round, so a few renders
+        // suffice), then fewer messages.
+        let most = notice.messages.iter().map(|m| m.lines.len()).max().unwrap_or(0);
+        if most > 0 {
+            let keep = most * 3 / 4;
+            notice.messages.iter_mut().for_each(|m| m.lines.truncate(keep));
+        } else if notice.messages.pop().is_none() {
+            return (message, attributes);
+        }
+    }
+}
+
 /// Publishes the notice before `deadline`, or logs it whole (no topic, SNS failing, no time).
 async fn publish(
     publisher: Option<&Publisher>,
@@ -259,7 +299,6 @@ async fn publish(
     deadline: Instant,
 ) -> (&'static str, Option<String>, Option<String>) {
     let subject = notice.subject();
-    let text = notice.text();
     let log = |reason: &str| {
         info!(
             subject = %subject,
@@ -277,7 +316,13 @@ async fn publish(
         log("no time left before the invocation's deadline");
         return ("logged", None, Some("no time left to publish".into()));
     }
-    match tokio::time::timeout(left, publisher.publish_text(&subject, &text)).await {
+    let (message, attributes) = sns_message(notice);
+    match tokio::time::timeout(
+        left,
+        publisher.publish_structured(&subject, &message, &attributes, left),
+    )
+    .await
+    {
         Ok(Ok(id)) => ("published", Some(id), None),
         Ok(Err(err)) => {
             error!(error = %err, "Could not publish a dead-letter notice; it is logged instead.");
@@ -357,6 +402,67 @@ mod tests {
                 )
             });
             assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_sns_message_fits_snss_limit_and_carries_text_json_and_attributes() {
+        let queue = QueueRef::from_url("https://sqs.eu-west-1.amazonaws.com/123456789012/q-dlq", "us-east-1").unwrap();
+        let line = |i: i64| crate::dlq::FetchedLine {
+            timestamp_ms: i,
+            log_stream: "s".into(),
+            message: "x".repeat(crate::dlq::MAX_LINE_BYTES - 1),
+        };
+        let message = |n: usize| crate::dlq::MessageEvidence {
+            message_id: format!("m-{n}"),
+            tie: crate::dlq::tie(&crate::dlq::Peeked::default()),
+            function: Some("worker".into()),
+            receive_count: Some(1),
+            body_excerpt: "y".repeat(crate::dlq::MAX_BODY_BYTES),
+            classes: vec!["Errors"],
+            request_ids: Vec::new(),
+            lines: (0..crate::dlq::MAX_LINES_PER_MESSAGE as i64).map(line).collect(),
+            log_link: None,
+            problems: Vec::new(),
+        };
+        let cases = [
+            ("a small notice is sent whole", 2, false),
+            ("a huge one is cut to fit", 40, true),
+        ];
+        for (name, messages, cut) in cases {
+            let notice = DeadLetterNotice::new(
+                queue.clone(),
+                crate::dlq::QueueStats::default(),
+                (0..messages).map(message).collect(),
+                0,
+                &[],
+            );
+            let (sns, attributes) = sns_message(&notice);
+            assert!(sns.len() <= MAX_MESSAGE_BYTES - 8_192, "{name}: {}", sns.len());
+            let document: Value = serde_json::from_str(&sns).unwrap();
+            let machine: Value = serde_json::from_str(document["sqs"].as_str().unwrap()).unwrap();
+            assert!(
+                document["email"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("[watchdog] dead letters:"),
+                "{name}"
+            );
+            let lines: usize = machine["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["lines"].as_array().unwrap().len())
+                .sum();
+            assert_eq!(lines < messages * crate::dlq::MAX_LINES_PER_MESSAGE, cut, "{name}");
+            assert!(
+                attributes.contains(&("function".to_string(), "worker".to_string())),
+                "{name}"
+            );
+            assert!(
+                attributes.contains(&("queue".to_string(), "q-dlq".to_string())),
+                "{name}"
+            );
         }
     }
 

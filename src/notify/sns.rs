@@ -183,8 +183,13 @@ pub fn message_for(notice: &Notice) -> SnsMessage {
 }
 
 fn render(notice: &Notice) -> String {
-    let text = notice.text();
     let machine = serde_json::to_string(notice).unwrap_or_else(|_| "{}".into());
+    structured(&notice.text(), &machine)
+}
+
+/// The `MessageStructure=json` document: `text` for e-mail and the default, `machine` (JSON) for
+/// every other protocol.
+pub fn structured(text: &str, machine: &str) -> String {
     json!({
         "default": text,
         "email": text,
@@ -252,15 +257,29 @@ impl Publisher {
 
     /// Publishes one message within `left` (the timeouts are cut to it, see [`Timeouts`]).
     pub async fn publish(&self, message: &SnsMessage, left: Duration) -> Result<String, DeliveryError> {
+        self.publish_structured(&message.subject, &message.message, &message.attributes, left)
+            .await
+    }
+
+    /// Publishes a `MessageStructure=json` document (see [`structured`]) with these attributes
+    /// within `left`, like [`Publisher::publish`]: notices that are not a [`Notice`] (the
+    /// dead-letter check's) reach every subscriber in the same shapes.
+    pub async fn publish_structured(
+        &self,
+        subject: &str,
+        message: &str,
+        attributes: &[(String, String)],
+        left: Duration,
+    ) -> Result<String, DeliveryError> {
         let timeouts = Timeouts::within(left);
         let mut request = self
             .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(&message.subject)
-            .message(&message.message)
+            .subject(clean_subject(subject))
+            .message(message)
             .message_structure("json");
-        for (name, value) in &message.attributes {
+        for (name, value) in attributes {
             let attribute = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
