@@ -171,6 +171,84 @@ fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_time
     );
 }
 
+/// Events of one stream from `(ms after T_FLEET, line)` pairs, ids in order.
+fn stream_of(log_group: &str, lines: &[(i64, &str)]) -> Stream {
+    Stream {
+        log_group: log_group.into(),
+        log_stream: "2026/11/29/[$LATEST]00112233445566778899aabbccddeeff".into(),
+        events: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (t, m))| fleet::Event {
+                id: format!("{:056}", i + 1),
+                timestamp_ms: T_FLEET + t,
+                message: m.to_string(),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_timeout_learned_in_one_container_judges_near_timeouts_in_another() {
+    // Function "exporter" names no timeout: its logs teach 120 s. Container 0 sees the
+    // invocation that timed out; container 1 a later one that ran 100 s: near its timeout.
+    let stream = stream_of(
+        "/aws/lambda/exporter",
+        &[
+            (
+                0,
+                "START RequestId: 11111111-0000-4000-8000-000000000001 Version: $LATEST",
+            ),
+            (
+                120_000,
+                "2026-11-29T10:02:00.000Z 11111111-0000-4000-8000-000000000001 Task timed out after 120.00 seconds",
+            ),
+            (120_001, "END RequestId: 11111111-0000-4000-8000-000000000001"),
+            (
+                120_001,
+                "REPORT RequestId: 11111111-0000-4000-8000-000000000001\tDuration: 120000.00 ms\tBilled Duration: 120000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+            ),
+            (
+                130_000,
+                "START RequestId: 22222222-0000-4000-8000-000000000002 Version: $LATEST",
+            ),
+            (230_000, "END RequestId: 22222222-0000-4000-8000-000000000002"),
+            (
+                230_000,
+                "REPORT RequestId: 22222222-0000-4000-8000-000000000002\tDuration: 100000.00 ms\tBilled Duration: 100000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+            ),
+        ],
+    );
+    let config = "[defaults]\ntimeout_seconds = 300\nnear_timeout_ratio = 0.8\n";
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let deliveries = [
+        (
+            0,
+            Cut {
+                stream: 0,
+                from: 0,
+                to: 4,
+            },
+        ),
+        (
+            1,
+            Cut {
+                stream: 0,
+                from: 4,
+                to: 7,
+            },
+        ),
+    ];
+    let (got, counters) = deal(config, std::slice::from_ref(&stream), 2, &deliveries, &store);
+    let minute = T_FLEET + 180_000; // the second REPORT's, 10:03
+    assert_eq!(counter(&counters, "StateFallbacks"), 0);
+    assert_eq!(
+        got.get(&("exporter".to_string(), minute, "NearTimeout".to_string())),
+        Some(&1),
+        "judged against the 120 s the other container learned: {got:?}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
