@@ -83,6 +83,8 @@ struct RawConfig {
     notices: RawNotices,
     #[serde(default)]
     advice: RawAdvice,
+    #[serde(default)]
+    queue: Vec<QueueOverride>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -337,6 +339,19 @@ pub struct Config {
     pub notices: NoticeSettings,
     /// Chunk-size advice.
     pub advice: AdviceSettings,
+    /// `[[queue]]`: which function feeds a dead-letter queue, where Lambda's configuration
+    /// cannot tell (see [`crate::dlq`]).
+    pub queues: Vec<QueueOverride>,
+}
+
+/// A `[[queue]]` entry: the function whose failures land in a dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueOverride {
+    /// The queue's name (the last part of its URL or ARN).
+    pub name: String,
+    /// The function's name.
+    pub function: String,
 }
 
 impl Default for Config {
@@ -561,6 +576,14 @@ impl Config {
             cooldown_ms: minutes("advice.cooldown_minutes", a.cooldown_minutes, 60.0)?,
         };
 
+        let mut queues = raw.queue;
+        for (i, q) in queues.iter_mut().enumerate() {
+            q.name = q.name.trim().to_string();
+            q.function = q.function.trim().to_string();
+            if q.name.is_empty() || q.function.is_empty() {
+                return Err(invalid(format!("queue[{i}]"), "needs both `name` and `function`"));
+            }
+        }
         Ok(Config {
             namespace,
             exclude_patterns: raw.exclude,
@@ -573,6 +596,7 @@ impl Config {
             matcher: Arc::new(matcher),
             notices,
             advice,
+            queues,
         })
     }
 

@@ -24,6 +24,12 @@ pub struct Handler {
     driver: Driver,
     /// The CloudWatch client for scheduled reports; `None` builds one from the environment.
     cloudwatch: Option<aws_sdk_cloudwatch::Client>,
+    /// The clients of the dead-letter check; `None` builds them from the environment.
+    dlq_clients: Option<crate::dlq::aws::Clients>,
+    /// The dead-letter check's cooldowns.
+    dlq: crate::dlq::check::Checker,
+    /// The watched dead-letter queues (`WATCHDOG_DEAD_LETTER_QUEUES`).
+    dead_letter_queues: Vec<String>,
 }
 
 impl Handler {
@@ -54,6 +60,9 @@ impl Handler {
         Handler {
             driver: Driver::new(processor, publisher),
             cloudwatch: None,
+            dlq_clients: None,
+            dlq: crate::dlq::check::Checker::default(),
+            dead_letter_queues: crate::dlq::check::configured_queues(),
         }
     }
 
@@ -64,6 +73,14 @@ impl Handler {
         self
     }
 
+    /// Runs the dead-letter check through these clients instead of ones built from the
+    /// environment, for these watched queues.
+    pub fn with_dead_letter_check(mut self, clients: crate::dlq::aws::Clients, queues: Vec<String>) -> Handler {
+        self.dlq_clients = Some(clients);
+        self.dead_letter_queues = queues;
+        self
+    }
+
     /// Handles one event: metrics to stdout, then notices, and for Kinesis an empty
     /// partial-batch response. The metrics are out before any notice is sent, so a failed notice
     /// never fails the invocation (a retry would duplicate the metrics).
@@ -71,6 +88,10 @@ impl Handler {
         // The template's report schedule invokes this same function: not a log delivery.
         if crate::report::is_scheduled_event(&event.payload) {
             return Ok(self.scheduled_report(&event.payload).await?);
+        }
+        // A dead-letter queue's alarm, or the dead-letter check's schedule.
+        if let Some(request) = crate::dlq::check::request_for(&event.payload, &self.dead_letter_queues) {
+            return Ok(self.dead_letter_check(&request, event.context.deadline).await);
         }
         let ingested = self.ingest(&event.payload);
         write_documents(&mut std::io::stdout().lock(), &ingested.outcome.documents)?;
@@ -100,6 +121,29 @@ impl Handler {
         let config = self.driver.config();
         let now = wall_ms() / 1000;
         crate::report::scheduled(event, &config, self.cloudwatch.as_ref(), self.driver.publisher(), now).await
+    }
+
+    /// Checks the dead-letter queues `request` names and publishes one notice per queue outside
+    /// its cooldown, within the time the invocation has left. Never fails the invocation: a
+    /// retry would only repeat the same notices; what failed is logged and in the response.
+    pub async fn dead_letter_check(&self, request: &crate::dlq::check::Request, deadline_ms: u64) -> Value {
+        let config = self.driver.config();
+        let clients = match &self.dlq_clients {
+            Some(c) => c.clone(),
+            None => crate::dlq::aws::Clients::from_env().await,
+        };
+        let now = wall_ms();
+        let budget = notice_budget(deadline_ms, now.max(0) as u64);
+        let outcomes = self
+            .dlq
+            .run(request, &clients, &config, self.driver.publisher(), now, budget)
+            .await;
+        info!(
+            queues = request.queues.len(),
+            published = outcomes.iter().filter(|o| o.result == "published").count(),
+            "Checked dead-letter queues."
+        );
+        serde_json::json!({ "dead_letter_check": outcomes })
     }
 
     /// The first phase: process the event and decide the notices (no I/O).

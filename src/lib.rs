@@ -12,6 +12,7 @@ pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod dlq;
 pub mod driver;
 pub mod emf;
 pub mod fuzzing;

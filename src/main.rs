@@ -24,6 +24,8 @@ enum Command {
     MetricFilters(cli::metric_filters::Args),
     /// Read the watchdog's metrics back from CloudWatch: per function, worst first, over a window.
     Report(cli::report::Args),
+    /// Show what failed for a dead-letter queue: its messages (peeked, left in the queue), the failed invocations' log lines and classes, console links.
+    Dlq(cli::dlq::Args),
     /// Manage the DynamoDB table that containers share invocation state through.
     StateTable(cli::state_table::Args),
 }
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::MetricFilters(args) => cli::metric_filters::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::StateTable(args) => cli::state_table::run(args),
+        Command::Dlq(args) => cli::dlq::run(args),
     };
     result.unwrap_or_else(|err| {
         eprintln!("lambda-watchdog: {err:#}");

@@ -1,5 +1,6 @@
 //! The command line's subcommands, one module each; `src/main.rs` only dispatches.
 
+pub mod dlq;
 pub mod metric_filters;
 pub mod replay;
 pub mod report;

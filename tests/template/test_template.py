@@ -282,5 +282,80 @@ class SharedState(unittest.TestCase):
         self.assertNotIn("share-invocation-state", policies)
 
 
+
+class FleetDeadLetters(unittest.TestCase):
+    QUEUES = ["orders-dlq", "billing_dlq"]
+
+    def test_each_watched_queue_gets_an_alarm_that_reaches_the_function(self):
+        stack = Stack(LogGroupNames=FLEET, WatchedDeadLetterQueueNames=self.QUEUES)
+        alarms = {
+            props["AlarmName"]: props
+            for props in stack.of_type("AWS::CloudWatch::Alarm").values()
+            if props.get("Namespace") == "AWS/SQS" and props["AlarmName"].startswith("lambda-watchdog-dead-letters-")
+        }
+        self.assertEqual(
+            sorted(alarms), ["lambda-watchdog-dead-letters-billing_dlq", "lambda-watchdog-dead-letters-orders-dlq"]
+        )
+        alarm = alarms["lambda-watchdog-dead-letters-orders-dlq"]
+        self.assertEqual(alarm["MetricName"], "ApproximateNumberOfMessagesVisible")
+        self.assertEqual(alarm["Dimensions"], [{"Name": "QueueName", "Value": "orders-dlq"}])
+        self.assertEqual((alarm["Threshold"], alarm["ComparisonOperator"]), (1, "GreaterThanOrEqualToThreshold"))
+        self.assertNotIn("AlarmActions", alarm, "the function sends the notice, with the logs")
+        rule = stack.of_type("AWS::Events::Rule")["DeadLetterAlarmRule"]
+        pattern = rule["EventPattern"]
+        self.assertEqual(pattern["detail-type"], ["CloudWatch Alarm State Change"])
+        self.assertEqual(pattern["detail"]["alarmName"], [{"prefix": "lambda-watchdog-dead-letters-"}])
+        self.assertEqual(pattern["detail"]["state"], {"value": ["ALARM"]})
+        self.assertIn("DeadLetterAlarmInvokePermission", stack.resources)
+        variables = stack.value(stack.resources["WatchdogFunction"]["Properties"])["Environment"]["Variables"]
+        self.assertEqual(variables["WATCHDOG_DEAD_LETTER_QUEUES"], "orders-dlq,billing_dlq")
+
+    def test_the_function_may_peek_at_the_watched_queues_only_and_never_delete(self):
+        stack = Stack(LogGroupNames=FLEET, WatchedDeadLetterQueueNames=self.QUEUES)
+        policies = stack.of_type("AWS::IAM::RolePolicy")
+        self.assertEqual(len(policies), 2, list(policies))
+        for policy in policies.values():
+            (statement,) = policy["PolicyDocument"]["Statement"]
+            self.assertEqual(
+                sorted(statement["Action"]),
+                ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListDeadLetterSourceQueues", "sqs:ReceiveMessage"],
+            )
+            queue = statement["Resource"].rsplit(":", 1)[1]
+            self.assertIn(queue, self.QUEUES)
+        role = {p["PolicyName"]: p for p in stack.of_type("AWS::IAM::Role")["FunctionRole"]["Policies"]}
+        actions = [
+            action
+            for statement in role["read-dead-letter-evidence"]["PolicyDocument"]["Statement"]
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        ]
+        self.assertEqual(
+            sorted(actions), ["kms:Decrypt", "lambda:ListEventSourceMappings", "lambda:ListFunctions", "logs:FilterLogEvents"]
+        )
+        every = str(stack.template["Resources"])
+        for forbidden in ["sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue", "sqs:*"]:
+            self.assertNotIn(forbidden, every)
+
+    def test_the_schedule_is_only_there_when_asked_for(self):
+        for schedule, expected in [("", False), ("rate(5 minutes)", True)]:
+            with self.subTest(schedule=schedule):
+                stack = Stack(
+                    LogGroupNames=FLEET, WatchedDeadLetterQueueNames=self.QUEUES, DeadLetterCheckSchedule=schedule
+                )
+                rules = stack.of_type("AWS::Events::Rule")
+                self.assertEqual("DeadLetterCheckRule" in rules, expected)
+                if expected:
+                    target = rules["DeadLetterCheckRule"]["Targets"][0]
+                    self.assertEqual(target["Input"], '{"watchdog":"dead-letter-check"}')
+                    self.assertEqual(rules["DeadLetterCheckRule"]["ScheduleExpression"], schedule)
+
+    def test_without_watched_queues_nothing_is_created_or_granted(self):
+        stack = Stack(LogGroupNames=FLEET, DeadLetterCheckSchedule="rate(5 minutes)")
+        self.assertEqual(stack.of_type("AWS::IAM::RolePolicy"), {})
+        own = {"DeadLetterQueue", "DeadLetterQueueAlarm"}
+        self.assertFalse(any(r.startswith("DeadLetter") and r not in own for r in stack.resources), list(stack.resources))
+        policies = [p["PolicyName"] for p in stack.of_type("AWS::IAM::Role")["FunctionRole"]["Policies"]]
+        self.assertNotIn("read-dead-letter-evidence", policies)
+
+
 if __name__ == "__main__":
     unittest.main()

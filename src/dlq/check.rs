@@ -1,0 +1,362 @@
+//! The Lambda entry to the dead-letter check: which events ask for it, which queues they name,
+//! the per-queue cooldown, and the check itself within the invocation's time budget, published
+//! through the notices topic (or logged whole when SNS is down: nothing is lost).
+//!
+//! Two events ask for it (see the template): EventBridge's `CloudWatch Alarm State Change` for
+//! an alarm on a queue's `ApproximateNumberOfMessagesVisible` (entering ALARM), and a scheduled
+//! `{"watchdog": "dead-letter-check"}` that checks every queue of `WATCHDOG_DEAD_LETTER_QUEUES`
+//! (or its own `queues` list) and alerts on those holding messages.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+use tracing::{error, info, warn};
+
+use super::aws::{Clients, gather, queue_stats};
+use super::{DeadLetterNotice, QueueRef};
+use crate::config::Config;
+use crate::notify::sns::{MIN_ATTEMPT, Publisher};
+
+/// Most queues one event checks.
+pub const MAX_QUEUES: usize = 20;
+/// How far back a check looks for a failed invocation's lines.
+pub const DEFAULT_SINCE_MS: i64 = 3_600_000;
+/// Part of the time budget kept for publishing after the evidence is gathered.
+pub const PUBLISH_SHARE: f64 = 0.3;
+
+/// What an event asks of the dead-letter check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Queue names (or URLs).
+    pub queues: Vec<String>,
+    /// Alert only on queues that hold messages (the schedule); an alarm always gets a notice.
+    pub only_if_messages: bool,
+}
+
+/// Whether `event` asks for a dead-letter check, and for which queues. `configured` is
+/// `WATCHDOG_DEAD_LETTER_QUEUES` (comma-separated names): an alarm on a queue outside it is
+/// not checked (the function may only read the watched queues).
+pub fn request_for(event: &Value, configured: &[String]) -> Option<Request> {
+    if event.get("watchdog").and_then(Value::as_str) == Some("dead-letter-check") {
+        let listed: Vec<String> = event
+            .get("queues")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_else(|| configured.to_vec());
+        return Some(Request {
+            queues: listed.into_iter().take(MAX_QUEUES).collect(),
+            only_if_messages: true,
+        });
+    }
+    if event.get("source").and_then(Value::as_str) != Some("aws.cloudwatch")
+        || event.get("detail-type").and_then(Value::as_str) != Some("CloudWatch Alarm State Change")
+    {
+        return None;
+    }
+    let detail = event.get("detail")?;
+    // See https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html
+    // for the event's shape: the alarm's metrics sit under detail.configuration.metrics.
+    let state = detail.pointer("/state/value").and_then(Value::as_str);
+    let mut queues: Vec<String> = Vec::new();
+    if state == Some("ALARM") {
+        for metric in detail
+            .pointer("/configuration/metrics")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let m = metric.pointer("/metricStat/metric");
+            let sqs = m.and_then(|m| m.get("namespace")).and_then(Value::as_str) == Some("AWS/SQS");
+            let name = m
+                .and_then(|m| m.pointer("/dimensions/QueueName"))
+                .and_then(Value::as_str);
+            if let (true, Some(name)) = (sqs, name)
+                && !queues.iter().any(|q| q == name)
+            {
+                queues.push(name.to_string());
+            }
+        }
+    }
+    queues.retain(|q| configured.is_empty() || configured.iter().any(|c| c == q));
+    queues.truncate(MAX_QUEUES);
+    Some(Request {
+        queues,
+        only_if_messages: false,
+    })
+}
+
+/// The queue names of `WATCHDOG_DEAD_LETTER_QUEUES`.
+pub fn configured_queues() -> Vec<String> {
+    std::env::var("WATCHDOG_DEAD_LETTER_QUEUES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the check did for one queue (the invocation's response lists them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueOutcome {
+    /// The queue.
+    pub queue: String,
+    /// `published`, `logged` (no topic, or SNS failed), `cooldown`, `empty` or `failed`.
+    pub result: &'static str,
+    /// The SNS message id, when published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// What went wrong, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The warm container's dead-letter state: when each queue was last alerted.
+#[derive(Default)]
+pub struct Checker {
+    last_sent: Mutex<HashMap<String, i64>>,
+}
+
+impl Checker {
+    fn cooled(&self, queue: &str, now_ms: i64, cooldown_ms: i64) -> bool {
+        let sent = self.last_sent.lock().unwrap_or_else(|p| p.into_inner());
+        sent.get(queue).is_none_or(|&at| now_ms - at >= cooldown_ms)
+    }
+
+    fn mark(&self, queue: &str, now_ms: i64) {
+        let mut sent = self.last_sent.lock().unwrap_or_else(|p| p.into_inner());
+        if sent.len() >= 1_000 && !sent.contains_key(queue) {
+            sent.clear();
+        }
+        sent.insert(queue.to_string(), now_ms);
+    }
+
+    /// Runs the check for each queue of `request` within `budget` (console links in the config's Region, see
+    /// [`crate::notify::Notifier::region_for`]): evidence first (at most
+    /// 70% of the budget), then one notice per queue outside its cooldown.
+    pub async fn run(
+        &self,
+        request: &Request,
+        clients: &Clients,
+        config: &Config,
+        publisher: Option<&Publisher>,
+        now_ms: i64,
+        budget: Duration,
+    ) -> Vec<QueueOutcome> {
+        let region = crate::notify::Notifier::region_for(config);
+        let region = region.as_str();
+        let start = Instant::now();
+        let deadline = start + budget;
+        let evidence_deadline = start + budget.mul_f64(1.0 - PUBLISH_SHARE);
+        let mut outcomes = Vec::new();
+        for name in &request.queues {
+            let outcome = |result, error: Option<String>| QueueOutcome {
+                queue: name.clone(),
+                result,
+                message_id: None,
+                error,
+            };
+            if !self.cooled(name, now_ms, config.notices.cooldown_ms) {
+                outcomes.push(outcome("cooldown", None));
+                continue;
+            }
+            let url = match queue_url(clients, name, evidence_deadline).await {
+                Ok(url) => url,
+                Err(err) => {
+                    warn!(queue = %name, error = %err, "Could not find a dead-letter queue.");
+                    outcomes.push(outcome("failed", Some(err)));
+                    continue;
+                }
+            };
+            if request.only_if_messages {
+                let queue = match QueueRef::from_url(&url, region) {
+                    Ok(q) => q,
+                    Err(err) => {
+                        outcomes.push(outcome("failed", Some(err.to_string())));
+                        continue;
+                    }
+                };
+                match queue_stats(clients, &queue, evidence_deadline).await {
+                    Ok((stats, _)) if stats.visible.unwrap_or(0) == 0 => {
+                        outcomes.push(outcome("empty", None));
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        warn!(queue = %name, error = %err, "Could not read a dead-letter queue's attributes.");
+                        outcomes.push(outcome("failed", Some(err.to_string())));
+                        continue;
+                    }
+                }
+            }
+            let notice = match gather(
+                clients,
+                config,
+                &url,
+                region,
+                DEFAULT_SINCE_MS,
+                now_ms,
+                evidence_deadline,
+            )
+            .await
+            {
+                Ok(notice) => notice,
+                Err(err) => {
+                    error!(queue = %name, error = %err, "Could not check a dead-letter queue.");
+                    outcomes.push(outcome("failed", Some(err.to_string())));
+                    continue;
+                }
+            };
+            self.mark(name, now_ms);
+            let (result, message_id, error) = publish(publisher, &notice, deadline).await;
+            outcomes.push(QueueOutcome {
+                queue: name.clone(),
+                result,
+                message_id,
+                error,
+            });
+        }
+        outcomes
+    }
+}
+
+/// A queue's URL: a URL as given, a name through `GetQueueUrl`.
+pub async fn queue_url(clients: &Clients, name: &str, deadline: Instant) -> Result<String, String> {
+    if name.starts_with("https://") || name.starts_with("http://") {
+        return Ok(name.to_string());
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, clients.sqs.get_queue_url().queue_name(name).send()).await {
+        Ok(Ok(out)) => out
+            .queue_url()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("SQS gave no URL for {name}")),
+        Ok(Err(err)) => Err(format!(
+            "could not find queue {name}: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(&err)
+        )),
+        Err(_) => Err(format!("could not find queue {name}: no answer in time")),
+    }
+}
+
+/// Publishes the notice before `deadline`, or logs it whole (no topic, SNS failing, no time).
+async fn publish(
+    publisher: Option<&Publisher>,
+    notice: &DeadLetterNotice,
+    deadline: Instant,
+) -> (&'static str, Option<String>, Option<String>) {
+    let subject = notice.subject();
+    let text = notice.text();
+    let log = |reason: &str| {
+        info!(
+            subject = %subject,
+            notice = %serde_json::to_string(notice).unwrap_or_default(),
+            reason,
+            "Dead-letter notice (logged, not published)."
+        );
+    };
+    let Some(publisher) = publisher else {
+        log("no WATCHDOG_TOPIC_ARN set");
+        return ("logged", None, None);
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < MIN_ATTEMPT {
+        log("no time left before the invocation's deadline");
+        return ("logged", None, Some("no time left to publish".into()));
+    }
+    match tokio::time::timeout(left, publisher.publish_text(&subject, &text)).await {
+        Ok(Ok(id)) => ("published", Some(id), None),
+        Ok(Err(err)) => {
+            error!(error = %err, "Could not publish a dead-letter notice; it is logged instead.");
+            log("SNS failed");
+            ("logged", None, Some(err.to_string()))
+        }
+        Err(_) => {
+            log("SNS did not answer in time");
+            ("logged", None, Some("SNS did not answer in time".into()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALARM: &str = include_str!("../../tests/data/dlq-alarm-event.json");
+
+    #[test]
+    fn events_that_ask_for_a_dead_letter_check() {
+        let alarm: Value = serde_json::from_str(ALARM).unwrap();
+        let mut ok = alarm.clone();
+        ok["detail"]["state"]["value"] = "OK".into();
+        let watched = vec!["uploader-dlq".to_string(), "scraper-dlq".to_string()];
+        let cases = [
+            (
+                "an alarm entering ALARM names its queue",
+                alarm.clone(),
+                vec![],
+                Some((vec!["uploader-dlq"], false)),
+            ),
+            (
+                "an alarm on a watched queue",
+                alarm.clone(),
+                watched.clone(),
+                Some((vec!["uploader-dlq"], false)),
+            ),
+            (
+                "an alarm on a queue that is not watched checks nothing",
+                alarm.clone(),
+                vec!["other-dlq".to_string()],
+                Some((vec![], false)),
+            ),
+            ("an alarm back to OK checks nothing", ok, vec![], Some((vec![], false))),
+            (
+                "the schedule checks every watched queue",
+                serde_json::json!({"watchdog": "dead-letter-check"}),
+                watched.clone(),
+                Some((vec!["uploader-dlq", "scraper-dlq"], true)),
+            ),
+            (
+                "the schedule's own list wins",
+                serde_json::json!({"watchdog": "dead-letter-check", "queues": ["a-dlq"]}),
+                watched.clone(),
+                Some((vec!["a-dlq"], true)),
+            ),
+            (
+                "a log delivery is not a check",
+                serde_json::json!({"awslogs": {"data": "H4sI"}}),
+                watched.clone(),
+                None,
+            ),
+            (
+                "the daily report's schedule is not a check",
+                serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}),
+                watched,
+                None,
+            ),
+        ];
+        for (name, event, configured, expected) in cases {
+            let got = request_for(&event, &configured);
+            let got = got.as_ref().map(|r| {
+                (
+                    r.queues.iter().map(String::as_str).collect::<Vec<_>>(),
+                    r.only_if_messages,
+                )
+            });
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_queue_is_alerted_once_per_cooldown() {
+        let checker = Checker::default();
+        assert!(checker.cooled("q", 1_000, 600_000));
+        checker.mark("q", 1_000);
+        assert!(!checker.cooled("q", 300_000, 600_000));
+        assert!(checker.cooled("q", 601_000, 600_000));
+        assert!(checker.cooled("other", 2_000, 600_000));
+    }
+}
