@@ -139,19 +139,28 @@ impl Driver {
         if delivery.sns_failed {
             *self.sns_down_until.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + SNS_BACKOFF);
         }
-        let mut telemetry = Telemetry::default();
-        telemetry.add(ProcessorMetric::NoticesSent, delivery.sent);
-        telemetry.add(ProcessorMetric::NoticeFailures, delivery.failed);
-        let documents = self.state().processor.telemetry_documents(
-            &telemetry,
-            &[ProcessorMetric::NoticesSent, ProcessorMetric::NoticeFailures],
-            wall_ms(),
-        );
+        let (telemetry, documents) = self.count_notices(delivery.sent, delivery.failed);
         Delivered {
             delivery,
             telemetry,
             documents,
         }
+    }
+}
+
+impl Driver {
+    /// Counts notices delivered outside [`Driver::deliver`] (the dead-letter check's): the
+    /// counters and their EMF documents, so `NoticeFailures` and its alarm cover them too.
+    pub fn count_notices(&self, sent: u64, failed: u64) -> (Telemetry, Vec<String>) {
+        let mut telemetry = Telemetry::default();
+        telemetry.add(ProcessorMetric::NoticesSent, sent);
+        telemetry.add(ProcessorMetric::NoticeFailures, failed);
+        let documents = self.state().processor.telemetry_documents(
+            &telemetry,
+            &[ProcessorMetric::NoticesSent, ProcessorMetric::NoticeFailures],
+            wall_ms(),
+        );
+        (telemetry, documents)
     }
 }
 

@@ -138,9 +138,23 @@ impl Handler {
             .dlq
             .run(request, &clients, &config, self.driver.publisher(), now, budget)
             .await;
+        // A notice that SNS did not take counts as a NoticeFailure, as every notice does; one
+        // that was only logged because no topic is set counts as neither.
+        let sent = outcomes.iter().filter(|o| o.result == "published").count() as u64;
+        let failed = outcomes
+            .iter()
+            .filter(|o| o.result == "logged" && o.error.is_some())
+            .count() as u64;
+        if sent + failed > 0 {
+            let (_, documents) = self.driver.count_notices(sent, failed);
+            if let Err(err) = write_documents(&mut std::io::stdout().lock(), &documents) {
+                tracing::warn!(error = %err, "Could not write the dead-letter notice metrics.");
+            }
+        }
         info!(
             queues = request.queues.len(),
-            published = outcomes.iter().filter(|o| o.result == "published").count(),
+            published = sent,
+            failed,
             "Checked dead-letter queues."
         );
         serde_json::json!({ "dead_letter_check": outcomes })

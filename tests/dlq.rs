@@ -409,3 +409,30 @@ async fn the_cli_prints_the_same_evidence_on_demand_and_leaves_the_messages() {
     assert_eq!(fleet.visible().await, 2, "the CLI only peeks");
     std::fs::remove_file(config).unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_alarm_for_a_queue_that_cannot_be_read_still_reaches_the_operator_with_the_reason() {
+    let fleet = fleet(false).await;
+    aws_sdk_sqs::Client::new(&fleet.sdk)
+        .delete_queue()
+        .queue_url(&fleet.dlq_url)
+        .send()
+        .await
+        .unwrap();
+    let handler = fleet.handler(&fleet.topic, &fleet.moto.endpoint).await;
+    let (response, _) = fleet.alarm(&handler).await;
+    let outcome = &response["dead_letter_check"][0];
+    assert_eq!(outcome["result"], "published", "{response}");
+    assert!(
+        outcome["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("could not find queue uploader-dlq")),
+        "{response}"
+    );
+    let (subject, text) = fleet.notice().await;
+    assert_eq!(subject, "[watchdog] dead letters: could not check uploader-dlq");
+    assert!(
+        text.contains("Could not check the queue, so this notice has no evidence"),
+        "{text}"
+    );
+}

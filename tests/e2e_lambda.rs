@@ -676,3 +676,165 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
     let delivered = runtime.block_on(fleet.drain());
     check_notices(&fleet.topic_arn, &delivered, processor);
 }
+
+/// The fleet dead-letter check end to end: the queue's alarm event invoked over HTTP into the
+/// real binary under the emulator, which peeks at the queue on moto, reads the failed
+/// invocation's lines from moto's CloudWatch Logs, and publishes one notice through SNS; the
+/// message stays in the queue.
+#[test]
+fn a_dead_letter_alarm_through_the_lambda_runtime_emulator() {
+    let root = root();
+    run_scripts_venv(&root);
+    let moto_server = venv_tool(&root, "moto_server");
+    let cargo_lambda = venv_tool(&root, "cargo-lambda");
+    let moto_port = free_port();
+    let mut command = Command::new(&moto_server);
+    command.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
+    let mut moto = Started::spawn("moto_server", command);
+    wait_for_http(&mut moto, moto_port, Duration::from_secs(60));
+    let endpoint = format!("http://127.0.0.1:{moto_port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let fleet = runtime.block_on(Fleet::create(&endpoint));
+    let id = "0b6f2a1e-5d4c-4b3a-9e8f-7a6b5c4d3e2f";
+    let dlq_url = runtime.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
+            .load()
+            .await;
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+        let group = "/aws/lambda/uploader";
+        let stream = "2026/11/29/[$LATEST]4f1e2d3c4b5a6978";
+        logs.create_log_group().log_group_name(group).send().await.expect("log group");
+        logs.create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .send()
+            .await
+            .expect("log stream");
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+        let lines = [
+            (now - 20_000, format!("START RequestId: {id} Version: $LATEST\n")),
+            (now - 17_000, format!("2026-11-29T10:00:03.000Z {id} Task timed out after 3.00 seconds\n")),
+            (now - 16_999, format!("END RequestId: {id}\n")),
+            (
+                now - 16_998,
+                format!("REPORT RequestId: {id}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\tStatus: timeout\n"),
+            ),
+        ];
+        logs.put_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .set_log_events(Some(
+                lines
+                    .into_iter()
+                    .map(|(t, m)| {
+                        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                            .timestamp(t)
+                            .message(m)
+                            .build()
+                            .unwrap()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("log events");
+        let dlq_url = fleet
+            .sqs
+            .create_queue()
+            .queue_name("uploader-dlq")
+            .send()
+            .await
+            .expect("dead-letter queue")
+            .queue_url
+            .expect("a queue URL");
+        let attribute = |v: &str| {
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(v)
+                .build()
+                .unwrap()
+        };
+        fleet
+            .sqs
+            .send_message()
+            .queue_url(&dlq_url)
+            .message_body(r#"{"key":"reports/7.csv"}"#)
+            .message_attributes("RequestID", attribute(id))
+            .message_attributes("ErrorMessage", attribute("Task timed out after 3.00 seconds"))
+            .send()
+            .await
+            .expect("the dead letter");
+        dlq_url
+    });
+
+    let watch_port = free_port();
+    let mut command = watch_command(&root, &cargo_lambda, watch_port);
+    command
+        .env(
+            "WATCHDOG_CONFIG",
+            "[[queue]]\nname = \"uploader-dlq\"\nfunction = \"uploader\"\n",
+        )
+        .env("WATCHDOG_DEAD_LETTER_QUEUES", "uploader-dlq")
+        .env("WATCHDOG_TOPIC_ARN", &fleet.topic_arn)
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("RUST_LOG", "info")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN");
+    let mut watch = Started::spawn("cargo lambda watch", command);
+    wait_for_http(&mut watch, watch_port, Duration::from_secs(60));
+    let event = std::fs::read(root.join("tests/data/dlq-alarm-event.json")).unwrap();
+    let (status, body) = http(
+        watch_port,
+        "POST",
+        "/2015-03-31/functions/watchdog-lambda/invocations",
+        &event,
+        FIRST_INVOKE,
+    )
+    .unwrap_or_else(|e| panic!("invoking with the alarm event: {e}\n{}", watch.transcript()));
+    assert_eq!(status, 200, "{body}\n{}", watch.transcript());
+    let response: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(response["dead_letter_check"][0]["result"], "published", "{response}");
+
+    let delivered = runtime.block_on(fleet.drain());
+    assert_eq!(delivered.len(), 1, "one notice for the queue: {delivered:?}");
+    let envelope = &delivered[0].body;
+    assert_eq!(
+        envelope["Subject"], "[watchdog] dead letters: 1 message in uploader-dlq (Timeouts)",
+        "{envelope}"
+    );
+    let text = envelope["Message"].as_str().unwrap();
+    for expected in [
+        format!("Request id: {id}"),
+        "Classes: Timeouts".to_string(),
+        "Task timed out after 3.00 seconds".to_string(),
+        "Open these log events: https://us-east-1.console.aws.amazon.com/cloudwatch/home".to_string(),
+        "Logs Insights over /aws/lambda/uploader:".to_string(),
+        "Open the queue: https://us-east-1.console.aws.amazon.com/sqs/v3/home".to_string(),
+    ] {
+        assert!(text.contains(&expected), "missing {expected:?} in\n{text}");
+    }
+    let visible = runtime.block_on(async {
+        fleet
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .cloned()
+    });
+    assert_eq!(visible.as_deref(), Some("1"), "the dead letter is still in the queue");
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
 use super::aws::{Clients, gather, queue_stats};
 use super::{DeadLetterNotice, QueueRef};
@@ -163,50 +163,34 @@ impl Checker {
                 outcomes.push(outcome("cooldown", None));
                 continue;
             }
-            let url = match queue_url(clients, name, evidence_deadline).await {
-                Ok(url) => url,
-                Err(err) => {
-                    warn!(queue = %name, error = %err, "Could not find a dead-letter queue.");
-                    outcomes.push(outcome("failed", Some(err)));
-                    continue;
-                }
-            };
-            if request.only_if_messages {
-                let queue = match QueueRef::from_url(&url, region) {
-                    Ok(q) => q,
-                    Err(err) => {
-                        outcomes.push(outcome("failed", Some(err.to_string())));
-                        continue;
-                    }
-                };
-                match queue_stats(clients, &queue, evidence_deadline).await {
-                    Ok((stats, _)) if stats.visible.unwrap_or(0) == 0 => {
-                        outcomes.push(outcome("empty", None));
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(err) => {
-                        warn!(queue = %name, error = %err, "Could not read a dead-letter queue's attributes.");
-                        outcomes.push(outcome("failed", Some(err.to_string())));
-                        continue;
-                    }
-                }
-            }
-            let notice = match gather(
+            let notice = match evidence(
                 clients,
                 config,
-                &url,
+                name,
                 region,
-                DEFAULT_SINCE_MS,
+                request.only_if_messages,
                 now_ms,
                 evidence_deadline,
             )
             .await
             {
-                Ok(notice) => notice,
+                Ok(Some(notice)) => notice,
+                Ok(None) => {
+                    outcomes.push(outcome("empty", None));
+                    continue;
+                }
                 Err(err) => {
+                    // The alarm went off all the same: say so, and why the evidence is missing.
                     error!(queue = %name, error = %err, "Could not check a dead-letter queue.");
-                    outcomes.push(outcome("failed", Some(err.to_string())));
+                    let notice = DeadLetterNotice::unreadable(name, region, &err, now_ms);
+                    self.mark(name, now_ms);
+                    let (result, message_id, publish_error) = publish(publisher, &notice, deadline).await;
+                    outcomes.push(QueueOutcome {
+                        queue: name.clone(),
+                        result,
+                        message_id,
+                        error: Some(publish_error.map_or(err.clone(), |p| format!("{err}; {p}"))),
+                    });
                     continue;
                 }
             };
@@ -221,6 +205,32 @@ impl Checker {
         }
         outcomes
     }
+}
+
+/// The notice for one queue, or `None` when `only_if_messages` and it holds none.
+async fn evidence(
+    clients: &Clients,
+    config: &Config,
+    name: &str,
+    region: &str,
+    only_if_messages: bool,
+    now_ms: i64,
+    deadline: Instant,
+) -> Result<Option<DeadLetterNotice>, String> {
+    let url = queue_url(clients, name, deadline).await?;
+    if only_if_messages {
+        let queue = QueueRef::from_url(&url, region).map_err(|e| e.to_string())?;
+        let (stats, _) = queue_stats(clients, &queue, deadline)
+            .await
+            .map_err(|e| e.to_string())?;
+        if stats.visible.unwrap_or(0) == 0 {
+            return Ok(None);
+        }
+    }
+    gather(clients, config, &url, region, DEFAULT_SINCE_MS, now_ms, deadline)
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// A queue's URL: a URL as given, a name through `GetQueueUrl`.

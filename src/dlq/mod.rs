@@ -504,6 +504,26 @@ impl DeadLetterNotice {
         }
     }
 
+    /// The notice for a queue that could not be checked at all (not found, access denied):
+    /// the operator still learns that its alarm went off, and why there is no evidence.
+    pub fn unreadable(name: &str, region: &str, error: &str, now_ms: i64) -> DeadLetterNotice {
+        let queue = QueueRef {
+            url: String::new(),
+            name: name.to_string(),
+            account: "unknown".into(),
+            region: region.to_string(),
+        };
+        let mut notice = DeadLetterNotice::new(queue, QueueStats::default(), Vec::new(), now_ms, &[]);
+        notice.queue_link = format!(
+            "https://{r}.console.aws.amazon.com/sqs/v3/home?region={r}#/queues",
+            r = region
+        );
+        notice.problems = vec![format!(
+            "Could not check the queue, so this notice has no evidence: {error}. Check the function's permissions (the template grants them per watched queue) and look at the queue in the console."
+        )];
+        notice
+    }
+
     /// Every failure class named by any message, in the notices' order.
     pub fn classes(&self) -> Vec<&'static str> {
         let mut all: Vec<&'static str> = Vec::new();
@@ -519,6 +539,9 @@ impl DeadLetterNotice {
 
     /// A one-line subject.
     pub fn subject(&self) -> String {
+        if self.queue.url.is_empty() {
+            return format!("[watchdog] dead letters: could not check {}", self.queue.name);
+        }
         let count = self.stats.visible.unwrap_or(self.messages.len() as u64);
         let classes = self.classes();
         let what = if classes.is_empty() {
