@@ -114,6 +114,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let seed = args.next().and_then(|s| s.parse().ok()).unwrap_or(2026);
     let minutes: i64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(60);
+    // `shared` as the third argument: only the rows with the shared table.
+    let only_shared = args.next().as_deref() == Some("shared");
     let fleet = fleet::generate(FleetSpec {
         functions: 8,
         streams_per_function: 11,
@@ -162,7 +164,7 @@ fn main() {
 
     println!("| delivery | cells exact | drift per metric (sum of |error| / total) |");
     println!("|---|---|---|");
-    for n in [1usize, 2, 4, 8, 16] {
+    for n in [1usize, 2, 4, 8, 16].into_iter().filter(|_| !only_shared) {
         let mut containers = vec![Vec::new(); n];
         for &(_, cut) in &arrivals {
             containers[rng.below(n as u64) as usize].push((cut, false));
@@ -173,7 +175,7 @@ fn main() {
             &run(&fleet.config, streams, &containers),
         );
     }
-    for shards in [1usize, 4, 16] {
+    for shards in [1usize, 4, 16].into_iter().filter(|_| !only_shared) {
         let mut containers = vec![Vec::new(); shards];
         for &cut in &cuts {
             // ByLogStream: the stream's name is the partition key.

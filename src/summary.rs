@@ -75,6 +75,11 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The batches processed so far (duplicates and excluded groups not counted).
+    pub fn batches(&self) -> u64 {
+        self.telemetry.get(ProcessorMetric::BatchesProcessed)
+    }
+
     /// Adds what one event produced.
     pub fn add(&mut self, outcome: &Outcome) {
         self.events += 1;

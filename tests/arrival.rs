@@ -10,7 +10,7 @@ use std::path::Path;
 
 use lambda_watchdog::decode::{Envelope, decode_payload, parse_message};
 use lambda_watchdog::testing::direct_event;
-use lambda_watchdog::testing::fleet::{self, Event, FleetSpec, Rng, Stream, data_message, sums};
+use lambda_watchdog::testing::fleet::{self, Event, FleetSpec, Rng, Stream, assert_same_cells, data_message, sums};
 use lambda_watchdog::{Clock, Config, Processor};
 use proptest::prelude::*;
 
@@ -242,19 +242,6 @@ fn delivery(interleave: bool) -> impl Strategy<Value = Delivery> {
         })
 }
 
-fn assert_same(expected: &BTreeMap<(String, i64, String), i64>, got: &BTreeMap<(String, i64, String), i64>) {
-    let differ: Vec<_> = expected
-        .keys()
-        .chain(got.keys())
-        .filter(|k| expected.get(*k) != got.get(*k))
-        .map(|k| (k.clone(), expected.get(k).copied(), got.get(k).copied()))
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "cells that differ (cell, whole streams, this delivery): {differ:?}"
-    );
-}
-
 #[test]
 fn the_sample_fleet_counts_what_its_generator_declares_when_delivered_whole() {
     let streams = sample_streams();
@@ -294,7 +281,7 @@ proptest! {
         let expected = deliver(&config, clock, &streams, &whole(&streams));
         let delivery = Delivery { swaps: Vec::new(), ..delivery };
         let batches = order(cut(&streams, &cutting), &delivery);
-        assert_same(&expected, &deliver(&config, clock, &streams, &batches));
+        assert_same_cells(&expected, &deliver(&config, clock, &streams, &batches));
     }
 
     /// The sample fleet with its timeouts named, its batches interleaved across streams, adjacent
@@ -311,7 +298,7 @@ proptest! {
         let expected = deliver(&config, fixed_clock(&streams), &streams, &whole(&streams));
         let clock = if follow_logs { Clock::FollowLogs } else { fixed_clock(&streams) };
         let batches = order(cut(&streams, &cutting), &delivery);
-        assert_same(&expected, &deliver(&config, clock, &streams, &batches));
+        assert_same_cells(&expected, &deliver(&config, clock, &streams, &batches));
     }
 
     /// Generated fleets: three runtimes' styles, every outcome, lines without request ids.
@@ -334,7 +321,7 @@ proptest! {
         prop_assert!(!expected.is_empty());
         let clock = if follow_logs { Clock::FollowLogs } else { fixed_clock(streams) };
         let batches = order(cut(streams, &cutting), &delivery);
-        assert_same(&expected, &deliver(&fleet.config, clock, streams, &batches));
+        assert_same_cells(&expected, &deliver(&fleet.config, clock, streams, &batches));
     }
 }
 
@@ -359,5 +346,5 @@ fn a_fleet_cut_the_way_cloudwatch_flushes_streams_gives_the_same_sums() {
     // In log-time order across streams, as a single warm container would see them.
     let mut by_time = batches.clone();
     by_time.sort_by_key(|&(s, from, _)| streams[s].events[from].timestamp_ms);
-    assert_same(&expected, &deliver(&fleet.config, Clock::FollowLogs, streams, &by_time));
+    assert_same_cells(&expected, &deliver(&fleet.config, Clock::FollowLogs, streams, &by_time));
 }

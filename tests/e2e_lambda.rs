@@ -494,9 +494,26 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
         "RawMessageDelivery must be off"
     );
 
+    // The containers' shared state, as the template creates it: the function decides every
+    // count through it.
+    runtime.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "e2e",
+            ))
+            .load()
+            .await;
+        lambda_watchdog::state::create_table(&aws_sdk_dynamodb::Client::new(&config), "e2e-state")
+            .await
+            .expect("moto creates the state table");
+    });
+
     let watch_port = free_port();
     let mut command = watch_command(&root, &cargo_lambda, watch_port);
     command
+        .env("WATCHDOG_STATE_TABLE", "e2e-state")
         .env(
             "WATCHDOG_CONFIG",
             // Counts that wait for a later batch are held one second, so the redelivery below
@@ -651,6 +668,10 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
     );
     assert_eq!(processor["EventsTooNew"], 0.0);
     assert_eq!(processor["MessagesRepaired"], 0.0, "the samples are UTF-8");
+    assert_eq!(
+        processor["StateFallbacks"], 0.0,
+        "every count went through the state table"
+    );
 
     let delivered = runtime.block_on(fleet.drain());
     check_notices(&fleet.topic_arn, &delivered, processor);

@@ -12,24 +12,12 @@ use lambda_watchdog::Processor;
 use lambda_watchdog::state::{Memory, Store};
 use lambda_watchdog::testing::direct_event;
 use lambda_watchdog::testing::fleet::{
-    self, Cells, Cut, FleetSpec, Rng, Stream, baseline, counter, data_message, deal, direct_deliveries, processor, sums,
+    self, Cells, Cut, FleetSpec, Rng, Stream, assert_same_cells, baseline, counter, data_message, deal,
+    direct_deliveries, processor, sums,
 };
 use proptest::prelude::*;
 
 const T_FLEET: i64 = 1_795_946_400_000; // 2026-11-29T10:00:00Z
-
-fn assert_same(expected: &Cells, got: &Cells) {
-    let differ: Vec<_> = expected
-        .keys()
-        .chain(got.keys())
-        .filter(|k| expected.get(*k) != got.get(*k))
-        .map(|k| (k.clone(), expected.get(k).copied(), got.get(k).copied()))
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "cells that differ (cell, whole streams, shared): {differ:?}"
-    );
-}
 
 fn small_fleet(seed: u64) -> fleet::Fleet {
     fleet::generate(FleetSpec {
@@ -53,7 +41,7 @@ fn a_fleet_dealt_to_eight_containers_that_share_state_counts_as_one_processor_do
     let deliveries = direct_deliveries(&fleet.streams, 8, &mut rng, 40);
     let store = Arc::new(Store::Memory(Memory::default()));
     let (got, counters) = deal(&fleet.config, &fleet.streams, 8, &deliveries, &store);
-    assert_same(&expected, &got);
+    assert_same_cells(&expected, &got);
     assert_eq!(counter(&counters, "StateFallbacks"), 0);
     assert!(
         counter(&counters, "DuplicateBatches") > 0,
@@ -115,11 +103,13 @@ fn a_table_that_fails_now_and_then_falls_back_loudly_and_loses_no_invocation() {
 fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_timeout() {
     // The first case, across containers: [START, END, REPORT 290 s of 300 s] in one,
     // ["Task timed out after 300.00 seconds"] later in another.
-    let stream = Stream {
-        log_group: "/aws/lambda/scraper-a".into(),
-        log_stream: "2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef".into(),
-        events: [
-            (0, "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST"),
+    let stream = stream_of(
+        "/aws/lambda/scraper-a",
+        &[
+            (
+                0,
+                "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
+            ),
             (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
             (
                 290_000,
@@ -129,16 +119,8 @@ fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_time
                 290_001,
                 "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
             ),
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, (t, m))| fleet::Event {
-            id: format!("{:056}", i + 1),
-            timestamp_ms: T_FLEET + t,
-            message: m.to_string(),
-        })
-        .collect(),
-    };
+        ],
+    );
     let config = "[defaults]\ntimeout_seconds = 300\n";
     let store = Arc::new(Store::Memory(Memory::default()));
     let deliveries = [
@@ -171,6 +153,84 @@ fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_time
     );
 }
 
+/// Events of one stream from `(ms after T_FLEET, line)` pairs, ids in order.
+fn stream_of(log_group: &str, lines: &[(i64, &str)]) -> Stream {
+    Stream {
+        log_group: log_group.into(),
+        log_stream: "2026/11/29/[$LATEST]00112233445566778899aabbccddeeff".into(),
+        events: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (t, m))| fleet::Event {
+                id: format!("{:056}", i + 1),
+                timestamp_ms: T_FLEET + t,
+                message: m.to_string(),
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn a_timeout_learned_in_one_container_judges_near_timeouts_in_another() {
+    // Function "exporter" names no timeout: its logs teach 120 s. Container 0 sees the
+    // invocation that timed out; container 1 a later one that ran 100 s: near its timeout.
+    let stream = stream_of(
+        "/aws/lambda/exporter",
+        &[
+            (
+                0,
+                "START RequestId: 11111111-0000-4000-8000-000000000001 Version: $LATEST",
+            ),
+            (
+                120_000,
+                "2026-11-29T10:02:00.000Z 11111111-0000-4000-8000-000000000001 Task timed out after 120.00 seconds",
+            ),
+            (120_001, "END RequestId: 11111111-0000-4000-8000-000000000001"),
+            (
+                120_001,
+                "REPORT RequestId: 11111111-0000-4000-8000-000000000001\tDuration: 120000.00 ms\tBilled Duration: 120000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+            ),
+            (
+                130_000,
+                "START RequestId: 22222222-0000-4000-8000-000000000002 Version: $LATEST",
+            ),
+            (230_000, "END RequestId: 22222222-0000-4000-8000-000000000002"),
+            (
+                230_000,
+                "REPORT RequestId: 22222222-0000-4000-8000-000000000002\tDuration: 100000.00 ms\tBilled Duration: 100000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+            ),
+        ],
+    );
+    let config = "[defaults]\ntimeout_seconds = 300\nnear_timeout_ratio = 0.8\n";
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let deliveries = [
+        (
+            0,
+            Cut {
+                stream: 0,
+                from: 0,
+                to: 4,
+            },
+        ),
+        (
+            1,
+            Cut {
+                stream: 0,
+                from: 4,
+                to: 7,
+            },
+        ),
+    ];
+    let (got, counters) = deal(config, std::slice::from_ref(&stream), 2, &deliveries, &store);
+    let minute = T_FLEET + 180_000; // the second REPORT's, 10:03
+    assert_eq!(counter(&counters, "StateFallbacks"), 0);
+    assert_eq!(
+        got.get(&("exporter".to_string(), minute, "NearTimeout".to_string())),
+        Some(&1),
+        "judged against the 120 s the other container learned: {got:?}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -189,6 +249,6 @@ proptest! {
         let store = Arc::new(Store::Memory(Memory::default()));
         let (got, counters) = deal(&fleet.config, &fleet.streams, containers, &deliveries, &store);
         prop_assert_eq!(counter(&counters, "StateFallbacks"), 0);
-        assert_same(&expected, &got);
+        assert_same_cells(&expected, &got);
     }
 }

@@ -10,23 +10,10 @@ use std::sync::Arc;
 use common::moto::Moto;
 use lambda_watchdog::state::{Dynamo, StateError, Store, create_table};
 use lambda_watchdog::testing::fleet::{
-    self, FleetSpec, Rng, baseline, counter, deal, direct_deliveries, with_request_ids,
+    self, FleetSpec, Rng, assert_same_cells, baseline, counter, deal, direct_deliveries,
 };
 
 const T_FLEET: i64 = 1_795_946_400_000; // 2026-11-29T10:00:00Z
-
-fn assert_same(expected: &fleet::Cells, got: &fleet::Cells) {
-    let differ: Vec<_> = expected
-        .keys()
-        .chain(got.keys())
-        .filter(|k| expected.get(*k) != got.get(*k))
-        .map(|k| (k.clone(), expected.get(k).copied(), got.get(k).copied()))
-        .collect();
-    assert!(
-        differ.is_empty(),
-        "cells that differ (cell, whole streams, shared): {differ:?}"
-    );
-}
 
 #[tokio::test]
 async fn containers_sharing_a_dynamodb_table_count_a_fleet_as_one_processor_does() {
@@ -53,13 +40,13 @@ async fn containers_sharing_a_dynamodb_table_count_a_fleet_as_one_processor_does
         Some("expires")
     );
 
-    let fleet = with_request_ids(fleet::generate(FleetSpec {
+    let fleet = fleet::generate(FleetSpec {
         functions: 3,
         streams_per_function: 2,
         span_ms: 10 * 60_000,
         start_ms: T_FLEET,
         seed: 3,
-    }));
+    });
     let expected = baseline(&fleet);
     let mut rng = Rng::new(17);
     let deliveries = direct_deliveries(&fleet.streams, 3, &mut rng, 10);
@@ -68,7 +55,7 @@ async fn containers_sharing_a_dynamodb_table_count_a_fleet_as_one_processor_does
     let started = std::time::Instant::now();
     let (got, counters) = deal(&fleet.config, &fleet.streams, 3, &deliveries, &store);
     let elapsed = started.elapsed();
-    assert_same(&expected, &got);
+    assert_same_cells(&expected, &got);
     assert_eq!(counter(&counters, "StateFallbacks"), 0);
     assert!(counter(&counters, "DuplicateBatches") > 0);
     let (batches, merges, claims, failures) = store.calls().snapshot();
@@ -134,7 +121,7 @@ fn replay_through_a_state_table_made_by_the_cli_counts_the_samples_as_replay_alo
     };
     let (alone, shared) = (fleet::sums(&documents(&alone)), fleet::sums(&documents(&shared)));
     assert!(alone.keys().any(|(_, _, m)| m == "Timeouts"));
-    assert_same(&alone, &shared);
+    assert_same_cells(&alone, &shared);
     let again = cli(
         &moto,
         &["replay", "--output", "emf", "--state-table", "samples-state", "events"],

@@ -81,9 +81,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let clock = args.now.map_or(Clock::FollowLogs, Clock::Fixed);
     let mut processor = Processor::new(config, clock, None, "lambda-watchdog");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut state_store = None;
     if let Some(table) = &args.state_table {
         let dynamo = runtime.block_on(Dynamo::from_env(table.clone()))?;
-        processor = processor.with_store(Arc::new(Store::Dynamo(dynamo)));
+        let store = Arc::new(Store::Dynamo(dynamo));
+        processor = processor.with_store(Arc::clone(&store));
+        state_store = Some(store);
     }
     let publisher = if args.publish {
         let topic = args
@@ -154,6 +157,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Output::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&summary.to_json())?)?,
     }
     stdout.flush()?;
+    if let (Some(store), Some(table)) = (&state_store, &args.state_table) {
+        let (batches, merges, claims, failed) = store.calls().snapshot();
+        eprintln!(
+            "lambda-watchdog: state table {table}: {} calls for {} batches ({batches} batch records, {merges} merges, {claims} claims), {failed} failed",
+            batches + merges + claims,
+            summary.batches(),
+        );
+    }
     for failure in &failures {
         eprintln!("lambda-watchdog: {failure}");
     }

@@ -250,6 +250,8 @@ struct Shared {
     keys: Vec<u64>,
     /// What this event's batches add to their streams' items (lines without a request id).
     streams: Vec<StreamShare>,
+    /// Timeouts learned in this event: (function, `<epoch ms>|<seconds>`).
+    learned: Vec<(String, String)>,
 }
 
 /// What a batch adds to its stream's shared item.
@@ -261,6 +263,9 @@ struct StreamShare {
 
 /// The most tokens a stream's item keeps before the oldest go (DynamoDB items hold 400 KB).
 const MAX_STREAM_TOKENS: usize = 400;
+/// How often a container reads the timeouts other containers learned for a function (a
+/// timeout learned elsewhere judges this container's invocations at most this much later).
+const LEARNED_READ_EVERY_MS: i64 = 60_000;
 /// How far back a stream's item keeps positions once it is that full.
 const STREAM_KEEP_MS: i64 = 10 * 60_000;
 
@@ -320,6 +325,8 @@ pub struct Processor {
     batches: BoundedMap<u64, ()>,
     /// Per function, the timeouts learned from its own timeouts, by the time they happened.
     learned: BoundedMap<String, SmallVec<[(i64, f64); 2]>>,
+    /// With shared state, when each function's learned timeouts were last read from the table.
+    learned_read: BoundedMap<String, i64>,
     settings: BoundedMap<String, Arc<FunctionSettings>>,
     /// Held invocations by when they are due (entries whose due time changed are skipped).
     due: BinaryHeap<Reverse<(i64, u64)>>,
@@ -373,6 +380,7 @@ impl Processor {
             tracked: BoundedMap::new(MAX_TRACKED),
             batches: BoundedMap::new(MAX_BATCHES),
             learned: BoundedMap::new(MAX_FUNCTIONS),
+            learned_read: BoundedMap::new(MAX_FUNCTIONS),
             settings: BoundedMap::new(MAX_FUNCTIONS),
             due: BinaryHeap::new(),
             shared: None,
@@ -388,6 +396,7 @@ impl Processor {
             staged: Vec::new(),
             keys: Vec::new(),
             streams: Vec::new(),
+            learned: Vec::new(),
         });
         self
     }
@@ -744,6 +753,11 @@ impl Processor {
                 let at = f.report_ms.or(f.first_ms);
                 if let (Some(seconds), Some(at)) = (seconds.map(f64::round).filter(|s| (1.0..=900.0).contains(s)), at) {
                     learn(&mut self.learned, &names.function, at, seconds);
+                    if let Some(shared) = self.shared.as_mut() {
+                        shared
+                            .learned
+                            .push((names.function.to_string(), format!("{at}|{seconds}")));
+                    }
                 }
             }
         }
@@ -1168,6 +1182,7 @@ impl Processor {
                 })
                 .collect();
             let mut stale = Vec::new();
+            let mut settled_heads: Vec<(String, Vec<String>)> = Vec::new();
             for ((share, (item_key, mine)), view) in shares.iter().zip(&items).zip(store.merge(&items)) {
                 let view = match view {
                     Ok(view) => view,
@@ -1180,9 +1195,12 @@ impl Processor {
                 let others: Vec<&String> = view.tokens.iter().filter(|t| !mine.contains(t)).collect();
                 let before = StreamView::parse(&others);
                 let names = &share.names;
-                self.streams
-                    .get_or_insert_with(share.stream_key, StreamState::default)
-                    .positional = true;
+                // A stream whose item holds heads: its invocations' facts include theirs.
+                if after.has_heads() {
+                    self.streams
+                        .get_or_insert_with(share.stream_key, StreamState::default)
+                        .positional = true;
+                }
                 for id in after.attributed().into_keys().chain(before.attributed().into_keys()) {
                     let k = invocation_key(&names.log_group, &names.log_stream, &id);
                     self.tracked
@@ -1196,10 +1214,22 @@ impl Processor {
                         .filter_map(|t| t.get(1..16)?.parse::<i64>().ok())
                         .max();
                     let cut = newest.unwrap_or(0).saturating_sub(STREAM_KEEP_MS);
-                    stale.push((item_key.clone(), after.stale_tokens(&view.tokens, cut)));
+                    let tokens = after.stale_tokens(&view.tokens, cut);
+                    // Heads that old are settled: their facts go into their owners' own items
+                    // before they leave the stream's.
+                    for (id, facts) in StreamView::parse(&tokens).attributed_with(&after) {
+                        let key = crate::state::invocation_key(&names.log_group, &names.log_stream, &id);
+                        settled_heads.push((key, facts.to_tokens()));
+                    }
+                    stale.push((item_key.clone(), tokens));
                 }
             }
             stale.retain(|(_, tokens)| !tokens.is_empty());
+            settled_heads.retain(|(_, tokens)| !tokens.is_empty());
+            if store.merge(&settled_heads).iter().any(Result::is_err) {
+                // Their heads stay in the stream's item rather than be lost.
+                stale.clear();
+            }
             for result in store.remove(&stale) {
                 if let Err(err) = result {
                     warn!(error = %err, "Could not trim a stream's shared positions.");
@@ -1207,6 +1237,51 @@ impl Processor {
             }
             keys.sort_unstable();
             keys.dedup();
+        }
+        // Learned timeouts: what this event learned goes in, and what every container learned
+        // for the functions about to be judged comes back (those without a timeout in the config).
+        let learned_here = self
+            .shared
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.learned))
+            .unwrap_or_default();
+        let mut functions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (function, token) in learned_here {
+            functions.entry(function).or_default().push(token);
+        }
+        for k in &keys {
+            let Some(function) = self.tracked.get(k).map(|t| t.names.function.to_string()) else {
+                continue;
+            };
+            let read_lately = self
+                .learned_read
+                .get(&function)
+                .is_some_and(|&at| now.saturating_sub(at) < LEARNED_READ_EVERY_MS);
+            if self.settings_for(&function).timeout_seconds.is_none() && !read_lately {
+                functions.entry(function).or_default();
+            }
+        }
+        for function in functions.keys() {
+            self.learned_read.insert(function.clone(), now);
+        }
+        let items: Vec<(String, Vec<String>)> = functions
+            .iter()
+            .map(|(function, tokens)| (crate::state::timeouts_key(function), tokens.clone()))
+            .collect();
+        for ((function, _), view) in functions.iter().zip(store.merge(&items)) {
+            match view {
+                Ok(view) => {
+                    for token in &view.tokens {
+                        let parsed = token
+                            .split_once('|')
+                            .and_then(|(at, s)| Some((at.parse::<i64>().ok()?, s.parse::<f64>().ok()?)));
+                        if let Some((at, seconds)) = parsed {
+                            learn(&mut self.learned, function, at, seconds);
+                        }
+                    }
+                }
+                Err(err) => failed(&err, &mut fallbacks),
+            }
         }
         let mut first_round = true;
         for _ in 0..crate::state::CLAIM_ATTEMPTS {

@@ -136,6 +136,23 @@ impl StreamView {
         owned
     }
 
+    /// Whether the item holds any head.
+    pub fn has_heads(&self) -> bool {
+        !self.heads.is_empty()
+    }
+
+    /// The facts of this view's heads, by the request id that `whole` (the item they were
+    /// taken from) attributes each to.
+    pub fn attributed_with(&self, whole: &StreamView) -> BTreeMap<String, Facts> {
+        let mut owned: BTreeMap<String, Facts> = BTreeMap::new();
+        for (pos, tokens) in &self.heads {
+            if let HeadOwner::Invocation(id) = whole.owner(pos) {
+                owned.entry(id).or_default().merge(&Facts::from_tokens(tokens));
+            }
+        }
+        owned
+    }
+
     /// The tokens older than `before_ms` that can go (the item is capped in size): every head
     /// and mark before it, and every boundary before it but the last one, which still owns the
     /// heads after it.

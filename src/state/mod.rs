@@ -10,6 +10,9 @@
 //!   A container counts only by moving the counted state from the version it read to the next
 //!   one (a conditional write), so of two containers racing on one invocation exactly one files
 //!   each change, and the other reads again and finds nothing left to do;
+//! - **a log stream** (`s#<log group>#<log stream>`): the positions that tie lines without a
+//!   request id to their invocation (`crate::processor`'s shared stream positions);
+//! - **a function's learned timeouts** (`t#<function>`): `<epoch ms>|<seconds>` tokens;
 //! - **a batch** (`b#<fingerprint>`): written once, by the first container that processes that
 //!   batch; a delivery that comes again finds it and counts nothing;
 //! - every item has `expires` (epoch seconds, the table's TTL attribute), a day after it was
@@ -305,6 +308,11 @@ pub fn invocation_key(log_group: &str, log_stream: &str, request_id: &str) -> St
 /// The key of a log stream's item ([`crate::processor`]'s shared stream positions).
 pub fn stream_key(log_group: &str, log_stream: &str) -> String {
     format!("s#{log_group}#{log_stream}")
+}
+
+/// The key of a function's learned timeouts (`<epoch ms>|<seconds>` tokens).
+pub fn timeouts_key(function: &str) -> String {
+    format!("t#{function}")
 }
 
 /// The key of a batch's item.

@@ -599,3 +599,15 @@ pub fn direct_deliveries(streams: &[Stream], n: usize, rng: &mut Rng, again: usi
         .map(|(_, cut)| (rng.below(n as u64) as usize, cut))
         .collect()
 }
+
+/// Panics with every cell where `got` differs from `expected` (cell, expected, got); a cell
+/// missing on one side is shown as `None`, never read as 0.
+pub fn assert_same_cells(expected: &Cells, got: &Cells) {
+    let differ: Vec<_> = expected
+        .keys()
+        .chain(got.keys())
+        .filter(|k| expected.get(*k) != got.get(*k))
+        .map(|k| (k.clone(), expected.get(k).copied(), got.get(k).copied()))
+        .collect();
+    assert!(differ.is_empty(), "cells that differ (cell, expected, got): {differ:?}");
+}
