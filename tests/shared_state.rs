@@ -231,6 +231,47 @@ fn a_timeout_learned_in_one_container_judges_near_timeouts_in_another() {
     );
 }
 
+#[test]
+fn an_hour_of_streams_stays_exact_while_their_shared_positions_are_trimmed() {
+    // An hour of flushes every few seconds puts far more positions in a stream's item than it
+    // keeps (400 tokens, then its last 10 minutes): the heads trimmed away must still count.
+    let fleet = fleet::generate(FleetSpec {
+        functions: 3,
+        streams_per_function: 4,
+        span_ms: 60 * 60_000,
+        start_ms: T_FLEET,
+        seed: 21,
+    });
+    let expected = baseline(&fleet);
+    let mut rng = Rng::new(8);
+    let deliveries = direct_deliveries(&fleet.streams, 3, &mut rng, 0);
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let (got, counters) = deal(&fleet.config, &fleet.streams, 3, &deliveries, &store);
+    assert_eq!(counter(&counters, "StateFallbacks"), 0);
+    assert_same_cells(&expected, &got);
+    let items: Vec<(String, Vec<String>)> = fleet
+        .streams
+        .iter()
+        .map(|s| {
+            (
+                lambda_watchdog::state::stream_key(&s.log_group, &s.log_stream),
+                Vec::new(),
+            )
+        })
+        .collect();
+    let sizes: Vec<usize> = store
+        .merge(&items)
+        .into_iter()
+        .map(|v| v.unwrap().tokens.len())
+        .collect();
+    let trimmed = sizes.iter().any(|&n| n < deliveries.len() / fleet.streams.len());
+    assert!(
+        trimmed && sizes.iter().all(|&n| n <= 600),
+        "stream items were trimmed to about 400 tokens: {sizes:?} after {} batches",
+        deliveries.len()
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 

@@ -401,11 +401,6 @@ impl Processor {
         self
     }
 
-    /// The shared state in use, if any.
-    pub fn store(&self) -> Option<&Arc<Store>> {
-        self.shared.as_ref().map(|s| &s.store)
-    }
-
     /// The config in use.
     pub fn config(&self) -> &Config {
         &self.config

@@ -127,13 +127,7 @@ impl StreamView {
 
     /// The facts of the heads that each invocation (by request id) has.
     pub fn attributed(&self) -> BTreeMap<String, Facts> {
-        let mut owned: BTreeMap<String, Facts> = BTreeMap::new();
-        for (pos, tokens) in &self.heads {
-            if let HeadOwner::Invocation(id) = self.owner(pos) {
-                owned.entry(id).or_default().merge(&Facts::from_tokens(tokens));
-            }
-        }
-        owned
+        self.attributed_with(self)
     }
 
     /// Whether the item holds any head.

@@ -550,31 +550,6 @@ pub fn counter(counters: &BTreeMap<String, i64>, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no processor metric {name} in {counters:?}"))
 }
 
-/// Whether every line of `stream` that is not Lambda's own names the request id of the
-/// invocation it belongs to (Python's and Node's runtimes do; a Go custom runtime's `log`
-/// lines do not).
-pub fn logs_request_ids(stream: &Stream) -> bool {
-    let mut current: Option<&str> = None;
-    stream.events.iter().all(|e| {
-        let m = e.message.as_str();
-        if let Some(rest) = m.strip_prefix("START RequestId: ") {
-            current = rest.split_whitespace().next();
-            return true;
-        }
-        let platform = ["END ", "REPORT ", "INIT_", "RESTORE_"]
-            .iter()
-            .any(|p| m.starts_with(p));
-        platform || current.is_none_or(|id| m.contains(id))
-    })
-}
-
-/// The fleet without the streams whose lines carry no request id: shared state makes those
-/// exact only when a stream's batches reach one container (README, "Shared state").
-pub fn with_request_ids(mut fleet: Fleet) -> Fleet {
-    fleet.streams.retain(logs_request_ids);
-    fleet
-}
-
 /// Batches as CloudWatch Logs cuts them, each arriving 1 to 30 s after its last event (so a
 /// stream's batches overtake each other), dealt to random containers; `again` of them are
 /// delivered a second time to another container.
