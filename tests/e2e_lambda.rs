@@ -207,6 +207,26 @@ fn venv_tool(root: &Path, tool: &str) -> PathBuf {
     path
 }
 
+/// Starts moto_server on a free loopback port; gives the running server (stopped on drop) and
+/// its endpoint.
+fn start_moto(moto_server: &Path) -> (Started, String) {
+    let port = free_port();
+    let mut command = Command::new(moto_server);
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let mut moto = Started::spawn("moto_server", command);
+    wait_for_http(&mut moto, port, Duration::from_secs(60));
+    (moto, format!("http://127.0.0.1:{port}"))
+}
+
+/// An SDK config for moto_server at `endpoint`, with dummy credentials.
+async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
+        .load()
+        .await
+}
 fn run_scripts_venv(root: &Path) {
     let output = Command::new(root.join("scripts/venv"))
         .current_dir(root)
@@ -309,12 +329,7 @@ struct Fleet {
 impl Fleet {
     /// The notices topic and a queue subscribed to it, on moto.
     async fn create(endpoint: &str) -> Fleet {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
-            .load()
-            .await;
+        let config = moto_config(endpoint).await;
         let sns = aws_sdk_sns::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let topic_arn = sns
@@ -460,12 +475,7 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
     let moto_server = venv_tool(&root, "moto_server");
     let cargo_lambda = venv_tool(&root, "cargo-lambda");
 
-    let moto_port = free_port();
-    let mut command = Command::new(&moto_server);
-    command.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
-    let mut moto = Started::spawn("moto_server", command);
-    wait_for_http(&mut moto, moto_port, Duration::from_secs(60));
-    let endpoint = format!("http://127.0.0.1:{moto_port}");
+    let (_moto, endpoint) = start_moto(&moto_server);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -497,14 +507,7 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
     // The containers' shared state, as the template creates it: the function decides every
     // count through it.
     runtime.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "test", "test", None, None, "e2e",
-            ))
-            .load()
-            .await;
+        let config = moto_config(&endpoint).await;
         lambda_watchdog::state::create_table(&aws_sdk_dynamodb::Client::new(&config), "e2e-state")
             .await
             .expect("moto creates the state table");
@@ -687,12 +690,7 @@ fn a_dead_letter_alarm_through_the_lambda_runtime_emulator() {
     run_scripts_venv(&root);
     let moto_server = venv_tool(&root, "moto_server");
     let cargo_lambda = venv_tool(&root, "cargo-lambda");
-    let moto_port = free_port();
-    let mut command = Command::new(&moto_server);
-    command.args(["-H", "127.0.0.1", "-p", &moto_port.to_string()]);
-    let mut moto = Started::spawn("moto_server", command);
-    wait_for_http(&mut moto, moto_port, Duration::from_secs(60));
-    let endpoint = format!("http://127.0.0.1:{moto_port}");
+    let (_moto, endpoint) = start_moto(&moto_server);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -700,12 +698,7 @@ fn a_dead_letter_alarm_through_the_lambda_runtime_emulator() {
     let fleet = runtime.block_on(Fleet::create(&endpoint));
     let id = "0b6f2a1e-5d4c-4b3a-9e8f-7a6b5c4d3e2f";
     let dlq_url = runtime.block_on(async {
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
-            .load()
-            .await;
+        let config = moto_config(&endpoint).await;
         let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
         let group = "/aws/lambda/uploader";
         let stream = "2026/11/29/[$LATEST]4f1e2d3c4b5a6978";
