@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::moto::Moto;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -17,7 +19,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aws_sdk_sns::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::{event_files, expected_counts, map_batches, root, totals};
 use lambda_watchdog::emf::check_document;
@@ -207,26 +208,6 @@ fn venv_tool(root: &Path, tool: &str) -> PathBuf {
     path
 }
 
-/// Starts moto_server on a free loopback port; gives the running server (stopped on drop) and
-/// its endpoint.
-fn start_moto(moto_server: &Path) -> (Started, String) {
-    let port = free_port();
-    let mut command = Command::new(moto_server);
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-    let mut moto = Started::spawn("moto_server", command);
-    wait_for_http(&mut moto, port, Duration::from_secs(60));
-    (moto, format!("http://127.0.0.1:{port}"))
-}
-
-/// An SDK config for moto_server at `endpoint`, with dummy credentials.
-async fn moto_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
-        .load()
-        .await
-}
 fn run_scripts_venv(root: &Path) {
     let output = Command::new(root.join("scripts/venv"))
         .current_dir(root)
@@ -328,8 +309,8 @@ struct Fleet {
 
 impl Fleet {
     /// The notices topic and a queue subscribed to it, on moto.
-    async fn create(endpoint: &str) -> Fleet {
-        let config = moto_config(endpoint).await;
+    async fn create(moto: &Moto) -> Fleet {
+        let config = moto.sdk_config().await;
         let sns = aws_sdk_sns::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
         let topic_arn = sns
@@ -472,16 +453,15 @@ fn a_bad_config_fails_the_cold_start_through_the_runtime_apis_init_error_call() 
 fn every_sample_event_through_the_lambda_runtime_emulator() {
     let root = root();
     run_scripts_venv(&root);
-    let moto_server = venv_tool(&root, "moto_server");
     let cargo_lambda = venv_tool(&root, "cargo-lambda");
 
-    let (_moto, endpoint) = start_moto(&moto_server);
+    let moto = Moto::start();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let fleet = runtime.block_on(Fleet::create(&endpoint));
+    let fleet = runtime.block_on(Fleet::create(&moto));
     // The plumbing works before the function runs, so a missing notice later is the function's.
     let canary = runtime.block_on(async {
         fleet
@@ -507,7 +487,7 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
     // The containers' shared state, as the template creates it: the function decides every
     // count through it.
     runtime.block_on(async {
-        let config = moto_config(&endpoint).await;
+        let config = moto.sdk_config().await;
         lambda_watchdog::state::create_table(&aws_sdk_dynamodb::Client::new(&config), "e2e-state")
             .await
             .expect("moto creates the state table");
@@ -528,10 +508,7 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
         )
         .env("WATCHDOG_NAMESPACE", NAMESPACE)
         .env("WATCHDOG_TOPIC_ARN", &fleet.topic_arn)
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
+        .envs(moto.env())
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("RUST_LOG", "info")
         .env_remove("AWS_PROFILE")
@@ -688,17 +665,16 @@ fn every_sample_event_through_the_lambda_runtime_emulator() {
 fn a_dead_letter_alarm_through_the_lambda_runtime_emulator() {
     let root = root();
     run_scripts_venv(&root);
-    let moto_server = venv_tool(&root, "moto_server");
     let cargo_lambda = venv_tool(&root, "cargo-lambda");
-    let (_moto, endpoint) = start_moto(&moto_server);
+    let moto = Moto::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let fleet = runtime.block_on(Fleet::create(&endpoint));
+    let fleet = runtime.block_on(Fleet::create(&moto));
     let id = "0b6f2a1e-5d4c-4b3a-9e8f-7a6b5c4d3e2f";
     let dlq_url = runtime.block_on(async {
-        let config = moto_config(&endpoint).await;
+        let config = moto.sdk_config().await;
         let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
         let group = "/aws/lambda/uploader";
         let stream = "2026/11/29/[$LATEST]4f1e2d3c4b5a6978";
@@ -775,10 +751,7 @@ fn a_dead_letter_alarm_through_the_lambda_runtime_emulator() {
         )
         .env("WATCHDOG_DEAD_LETTER_QUEUES", "uploader-dlq")
         .env("WATCHDOG_TOPIC_ARN", &fleet.topic_arn)
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
+        .envs(moto.env())
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("RUST_LOG", "info")
         .env_remove("AWS_PROFILE")
