@@ -5,7 +5,8 @@
 //! in the words of [`vocabulary`]) →
 //! [`processor`] (which invocation it belongs to, what happened to that invocation, counted
 //! once) → [`emf`] (CloudWatch Embedded Metric Format documents). [`summary`] turns the same
-//! records into the replay CLI's report.
+//! records into the replay CLI's report; [`present`] is how numbers read in it, in the notices
+//! and in the CloudWatch report.
 #![warn(missing_docs)]
 
 pub mod bounded;
@@ -22,6 +23,7 @@ pub mod metric_filters;
 pub mod metrics;
 pub mod notify;
 pub mod parse;
+pub mod present;
 pub mod processor;
 pub mod replay;
 pub mod report;

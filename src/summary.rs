@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::metrics::{Metric, ProcessorMetric};
+use crate::present::{Stats, duration_notes, seconds, source_word};
 use crate::processor::{Outcome, Telemetry, Timeout, TimeoutSource};
 
 /// What replaying a set of events showed about one function.
@@ -29,36 +30,6 @@ pub struct FunctionSummary {
     pub notes: Vec<String>,
     #[serde(skip)]
     durations: Vec<f64>,
-}
-
-/// p50, p95 and max of a set of values.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Stats {
-    /// Median (nearest rank).
-    pub p50: f64,
-    /// 95th percentile (nearest rank).
-    pub p95: f64,
-    /// Maximum.
-    pub max: f64,
-    /// How many values.
-    pub count: usize,
-}
-
-impl Stats {
-    /// Nearest-rank percentiles of `values` (which it sorts), or `None` when empty.
-    pub fn of(values: &mut [f64]) -> Option<Stats> {
-        if values.is_empty() {
-            return None;
-        }
-        values.sort_by(f64::total_cmp);
-        let rank = |p: f64| values[((p * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
-        Some(Stats {
-            p50: rank(0.5),
-            p95: rank(0.95),
-            max: values[values.len() - 1],
-            count: values.len(),
-        })
-    }
 }
 
 /// The whole report.
@@ -251,24 +222,6 @@ impl Summary {
     }
 }
 
-/// A duration for people: `45s`, `2.50s`.
-pub fn seconds(ms: f64) -> String {
-    if ms >= 10_000.0 {
-        format!("{:.0}s", ms / 1000.0)
-    } else {
-        format!("{:.2}s", ms / 1000.0)
-    }
-}
-
-/// Where a timeout came from, in one word.
-pub fn source_word(source: TimeoutSource) -> &'static str {
-    match source {
-        TimeoutSource::Config => "config",
-        TimeoutSource::Learned => "learned",
-        TimeoutSource::Default => "default",
-    }
-}
-
 fn notes(f: &FunctionSummary, near_ratio: f64) -> Vec<String> {
     let c = |m: Metric| f.counts.get(m.name()).copied().unwrap_or(0);
     let invocations = c(Metric::Invocations);
@@ -321,52 +274,4 @@ fn notes(f: &FunctionSummary, near_ratio: f64) -> Vec<String> {
         ));
     }
     notes
-}
-
-/// The notes about durations that the replay summary and the CloudWatch report share: a p95 close
-/// to the timeout (chunks too big), near-timeouts, and short runs (chunks too small).
-pub fn duration_notes(
-    p95_ms: Option<f64>,
-    near_timeouts: u64,
-    short_runs: u64,
-    timeout_ms: f64,
-    near_ratio: f64,
-) -> Vec<String> {
-    let mut notes = Vec::new();
-    if let Some(p95) = p95_ms
-        && p95 >= near_ratio * timeout_ms
-    {
-        notes.push(format!(
-            "p95 duration {} is {:.0}% of the {} timeout: chunks of work may be too big",
-            seconds(p95),
-            p95 * 100.0 / timeout_ms,
-            seconds(timeout_ms)
-        ));
-    }
-    if near_timeouts > 0 {
-        notes.push(format!(
-            "{near_timeouts} invocation(s) finished within {:.0}% of the timeout",
-            (1.0 - near_ratio) * 100.0
-        ));
-    }
-    if short_runs > 0 {
-        notes.push(format!(
-            "{short_runs} successful run(s) were short: chunks of work may be too small"
-        ));
-    }
-    notes
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let mut values: Vec<f64> = (1..=100).rev().map(f64::from).collect();
-        let s = Stats::of(&mut values).unwrap();
-        assert_eq!((s.p50, s.p95, s.max, s.count), (50.0, 95.0, 100.0, 100));
-        assert_eq!(Stats::of(&mut [7.0]).unwrap().p95, 7.0);
-        assert!(Stats::of(&mut []).is_none());
-    }
 }

@@ -25,10 +25,12 @@ fn refused(out: &Output) -> String {
 }
 
 #[test]
-fn a_png_chart_is_refused_with_what_to_do_instead() {
-    let err = refused(&report(&["--chart", "incident.png"]));
-    assert!(err.contains("cannot write incident.png: PNG is not supported"), "{err}");
-    assert!(err.contains("write an .svg file instead"), "{err}");
+fn a_chart_file_that_is_neither_svg_nor_png_is_refused_naming_both() {
+    let err = refused(&report(&["--chart", "incident.pdf"]));
+    assert!(
+        err.contains("cannot write incident.pdf: the chart file must end in .svg (for browsers, wikis and chat) or .png (for e-mail)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use crate::config::AdviceSettings;
+use crate::present::Stats;
 use crate::processor::Timeout;
-use crate::summary::Stats;
 
 /// One finished invocation, as the advice sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]

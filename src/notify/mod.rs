@@ -21,8 +21,8 @@ use serde::Serialize;
 use crate::bounded::BoundedMap;
 use crate::config::Config;
 use crate::metrics::Metric;
+use crate::present::seconds;
 use crate::processor::{InvocationRecord, Timeout, TimeoutSource, minute_start, truncate};
-use crate::summary::seconds;
 use advice::{Advice, Direction, Run};
 
 // The caps of the warm container's notice state. Filled to them all, with the processor's maps

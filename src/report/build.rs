@@ -15,8 +15,8 @@ use super::query::{self, Kind, Plan, Span};
 use super::{Window, rfc3339};
 use crate::Config;
 use crate::metrics::Metric;
+use crate::present::{columns, duration_notes, escape_markdown, markdown_table, percent, seconds, source_word};
 use crate::processor::{Timeout, TimeoutSource};
-use crate::summary::{duration_notes, seconds, source_word};
 
 /// How a report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,6 +50,75 @@ pub struct DurationStats {
     pub max: Option<f64>,
 }
 
+/// A class of invocations the chart draws as bars, in the order they are stacked (bottom first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// Timed out.
+    Timeouts,
+    /// Ran out of memory.
+    OutOfMemory,
+    /// Failed or logged an error (timeouts excluded).
+    Errors,
+    /// Init or restore phases that failed.
+    InitFailures,
+    /// Rejected by Lambda before running (AWS/Lambda `Throttles`).
+    Throttles,
+    /// Logged a rate-limit error.
+    RateLimited,
+    /// Hit a database connection cap.
+    ConnectionCapped,
+    /// Any other connection failure: `ConnectionErrors` less the cap, which it includes.
+    OtherConnectionErrors,
+    /// Finished close to the timeout.
+    NearTimeout,
+}
+
+impl Class {
+    /// Every class, bottom of the stack first; the same order as [`query::CHART_COUNTS`].
+    pub const ALL: [Class; 9] = [
+        Class::Timeouts,
+        Class::OutOfMemory,
+        Class::Errors,
+        Class::InitFailures,
+        Class::Throttles,
+        Class::RateLimited,
+        Class::ConnectionCapped,
+        Class::OtherConnectionErrors,
+        Class::NearTimeout,
+    ];
+
+    /// The name the chart marks its bars with: the metric's, except for the connection errors
+    /// that are not the cap.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Class::Timeouts => "Timeouts",
+            Class::OutOfMemory => "OutOfMemory",
+            Class::Errors => "Errors",
+            Class::InitFailures => "InitFailures",
+            Class::Throttles => "Throttles",
+            Class::RateLimited => "RateLimited",
+            Class::ConnectionCapped => "TooManyConnections",
+            Class::OtherConnectionErrors => "OtherConnectionErrors",
+            Class::NearTimeout => "NearTimeout",
+        }
+    }
+
+    /// What the legend calls it.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Class::Timeouts => "timeouts",
+            Class::OutOfMemory => "out of memory",
+            Class::Errors => "errors",
+            Class::InitFailures => "init failures",
+            Class::Throttles => "throttled by Lambda",
+            Class::RateLimited => "rate-limited",
+            Class::ConnectionCapped => "connection cap",
+            Class::OtherConnectionErrors => "other connection errors",
+            Class::NearTimeout => "near timeout",
+        }
+    }
+}
+
 /// The series the chart draws for one function.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChartData {
@@ -57,10 +126,28 @@ pub struct ChartData {
     pub p95: Vec<(i64, f64)>,
     /// Longest duration per interval, ms.
     pub max: Vec<(i64, f64)>,
-    /// Timeouts per interval.
-    pub timeouts: Vec<(i64, f64)>,
-    /// Rate-limited invocations per interval.
-    pub rate_limited: Vec<(i64, f64)>,
+    /// Invocations per interval of each class, in [`Class::ALL`] order; an interval without a
+    /// datapoint is absent, not 0.
+    pub counts: [Vec<(i64, f64)>; 9],
+}
+
+impl ChartData {
+    /// Invocations of a class per interval.
+    pub fn count(&self, class: Class) -> &[(i64, f64)] {
+        &self.counts[class as usize]
+    }
+}
+
+/// The chart's counts from the fetched series: the connection errors that were the cap are
+/// taken out of `ConnectionErrors` (which counts them too), interval by interval, so that no
+/// invocation is stacked twice for the same failure.
+fn chart_counts(get: impl Fn(Kind) -> Vec<(i64, f64)>) -> [Vec<(i64, f64)>; 9] {
+    let mut counts = query::CHART_COUNTS.map(get);
+    let capped: BTreeMap<i64, f64> = counts[Class::ConnectionCapped as usize].iter().copied().collect();
+    for (t, v) in &mut counts[Class::OtherConnectionErrors as usize] {
+        *v = (*v - capped.get(t).copied().unwrap_or(0.0)).max(0.0);
+    }
+    counts
 }
 
 /// What the window showed about one function.
@@ -274,8 +361,7 @@ pub fn build(plan: &Plan, fetched: &Fetched, config: &Config) -> Report {
             let chart = plan.chart_period.map(|_| ChartData {
                 p95: get(query::CHART_P95).points.clone(),
                 max: get(query::CHART_MAX).points.clone(),
-                timeouts: get(query::CHART_TIMEOUTS).points.clone(),
-                rate_limited: get(query::CHART_RATE_LIMITED).points.clone(),
+                counts: chart_counts(|kind| get(kind).points.clone()),
             });
             let mut f = FunctionReport {
                 function: name.clone(),
@@ -449,14 +535,6 @@ fn notes(f: &FunctionReport, near_ratio: f64, period: i64) -> Vec<String> {
         ));
     }
     notes
-}
-
-pub(super) fn percent(share: Option<f64>) -> String {
-    match share {
-        Some(s) if s > 0.0 && s < 0.0001 => "<0.01%".to_string(),
-        Some(s) => format!("{:.2}%", s * 100.0),
-        None => "-".to_string(),
-    }
 }
 
 /// `2026-11-29 14:03` from epoch seconds (UTC).
@@ -733,62 +811,6 @@ impl Report {
         }
         out
     }
-}
-
-/// Left-aligned first column, right-aligned numbers.
-fn columns(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = head.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: &mut dyn Iterator<Item = &str>| {
-        let mut out = String::new();
-        for (i, (c, w)) in cells.zip(&widths).enumerate() {
-            if i == 0 {
-                let _ = write!(out, "{c:<w$}");
-            } else {
-                let _ = write!(out, "  {c:>w$}");
-            }
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
-        out
-    };
-    let mut out = line(&mut head.iter().copied());
-    for row in rows {
-        out += &line(&mut row.iter().map(String::as_str));
-    }
-    out
-}
-
-fn escape_markdown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '|' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn markdown_table(head: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = format!("| {} |\n", head.join(" | "));
-    out += &format!(
-        "|{}|\n",
-        head.iter()
-            .enumerate()
-            .map(|(i, _)| if i == 0 { " --- " } else { " ---: " })
-            .collect::<Vec<_>>()
-            .join("|")
-    );
-    for row in rows {
-        let cells: Vec<String> = row.iter().map(|c| escape_markdown(c)).collect();
-        let _ = writeln!(out, "| {} |", cells.join(" | "));
-    }
-    out
 }
 
 #[cfg(test)]

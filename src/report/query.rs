@@ -125,10 +125,20 @@ pub const LAMBDA_CONCURRENCY_PEAK: Kind = Kind::lambda("ConcurrentExecutions", S
 pub const CHART_P95: Kind = Kind::watchdog(Metric::Duration, Stat::P95, Span::Chart);
 /// Longest duration per chart interval.
 pub const CHART_MAX: Kind = Kind::watchdog(Metric::Duration, Stat::Maximum, Span::Chart);
-/// Timeouts per chart interval.
-pub const CHART_TIMEOUTS: Kind = Kind::watchdog(Metric::Timeouts, Stat::Sum, Span::Chart);
-/// Rate-limited invocations per chart interval.
-pub const CHART_RATE_LIMITED: Kind = Kind::watchdog(Metric::RateLimited, Stat::Sum, Span::Chart);
+/// The counters the chart draws as bars, per chart interval: every class of failure the
+/// processor counts, its near-timeouts, and Lambda's throttles. Invocations, cold starts and
+/// short runs stay in the table: they are not failures, and bars of them would dwarf the rest.
+pub const CHART_COUNTS: [Kind; 9] = [
+    Kind::watchdog(Metric::Timeouts, Stat::Sum, Span::Chart),
+    Kind::watchdog(Metric::OutOfMemory, Stat::Sum, Span::Chart),
+    Kind::watchdog(Metric::Errors, Stat::Sum, Span::Chart),
+    Kind::watchdog(Metric::InitFailures, Stat::Sum, Span::Chart),
+    Kind::lambda("Throttles", Stat::Sum, Span::Chart),
+    Kind::watchdog(Metric::RateLimited, Stat::Sum, Span::Chart),
+    Kind::watchdog(Metric::TooManyConnections, Stat::Sum, Span::Chart),
+    Kind::watchdog(Metric::ConnectionErrors, Stat::Sum, Span::Chart),
+    Kind::watchdog(Metric::NearTimeout, Stat::Sum, Span::Chart),
+];
 
 /// The series asked for each function, in this order.
 pub fn kinds(chart: bool) -> Vec<Kind> {
@@ -143,7 +153,8 @@ pub fn kinds(chart: bool) -> Vec<Kind> {
         LAMBDA_CONCURRENCY_PEAK,
     ]);
     if chart {
-        kinds.extend([CHART_P95, CHART_MAX, CHART_TIMEOUTS, CHART_RATE_LIMITED]);
+        kinds.extend([CHART_P95, CHART_MAX]);
+        kinds.extend(CHART_COUNTS);
     }
     kinds
 }
@@ -372,14 +383,26 @@ mod tests {
     }
 
     #[test]
-    fn the_chart_adds_four_series_per_function_at_a_coarser_period() {
+    fn the_chart_adds_two_duration_and_nine_count_series_per_function_at_a_coarser_period() {
         let without = Plan::new("NS", day(), names(2), false);
         let with = Plan::new("NS", day(), names(2), true);
-        assert_eq!(with.series.len(), without.series.len() + 8);
+        assert_eq!(with.series.len(), without.series.len() + 2 * 11);
         assert_eq!(with.chart_period, Some(300));
         assert!(with.window.seconds() / 300 <= CHART_POINTS);
-        let i = with.find(1, CHART_TIMEOUTS).unwrap();
-        assert_eq!(with.query(i).metric_stat().unwrap().period(), Some(300));
+        for kind in CHART_COUNTS {
+            let i = with.find(1, kind).unwrap();
+            let stat = with.query(i).metric_stat().unwrap().clone();
+            assert_eq!(stat.period(), Some(300), "{}", kind.metric);
+            assert_eq!(stat.stat(), Some("Sum"), "{}", kind.metric);
+        }
+        let throttles = with.find(1, CHART_COUNTS[4]).unwrap();
+        let query = with.query(throttles);
+        let metric = query.metric_stat().unwrap().metric().unwrap();
+        assert_eq!(
+            (metric.namespace(), metric.metric_name()),
+            (Some("AWS/Lambda"), Some("Throttles")),
+            "throttles come from Lambda, which rejected those invocations before they ran"
+        );
     }
 
     #[test]
