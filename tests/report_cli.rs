@@ -78,3 +78,28 @@ fn a_bad_function_glob_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_png_chart_in_a_named_region_is_accepted_and_the_report_goes_on_to_cloudwatch() {
+    let dir = std::env::temp_dir().join(format!("report-cli-png-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let chart = dir.join("incident.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_lambda-watchdog"))
+        .args(["report", "--since", "1h", "--region", "eu-west-1", "--chart"])
+        .arg(&chart)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("WATCHDOG_CONFIG")
+        .env_remove("RUST_LOG")
+        // Nothing answers there: the run gets as far as the first CloudWatch call and stops.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("the CLI runs");
+    let err = refused(&out);
+    assert!(err.contains("could not call CloudWatch ListMetrics"), "{err}");
+    assert!(!err.contains("chart"), "the .png name was not refused: {err}");
+    assert!(!chart.exists(), "no chart without a report");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
