@@ -831,6 +831,62 @@ mod tests {
     }
 
     #[test]
+    fn each_chart_class_reads_its_own_metric() {
+        let read: Vec<&str> = Class::ALL
+            .iter()
+            .map(|c| query::CHART_COUNTS[*c as usize].metric)
+            .collect();
+        assert_eq!(
+            read,
+            [
+                "Timeouts",
+                "OutOfMemory",
+                "Errors",
+                "InitFailures",
+                "Throttles",
+                "RateLimited",
+                "TooManyConnections",
+                "ConnectionErrors",
+                "NearTimeout"
+            ]
+        );
+        let names: Vec<&str> = Class::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(&names[..7], &read[..7], "bars are named after their metric");
+        assert_eq!(
+            names[7], "OtherConnectionErrors",
+            "the cap is taken out of ConnectionErrors"
+        );
+    }
+
+    #[test]
+    fn connection_errors_that_were_the_cap_are_not_stacked_twice() {
+        let plan = fixtures::plan(true);
+        let report = build(&plan, &fixtures::fetched(&plan), &fixtures::config());
+        let chart = function(&report, "uploader").chart.as_ref().unwrap();
+        let at = |class: Class, minute: i64| {
+            chart
+                .count(class)
+                .iter()
+                .find(|(t, _)| *t == START + minute * 60)
+                .map(|(_, v)| *v)
+        };
+        // 11:14: 9 connection errors, all the cap; 10:30: 2, none of them the cap.
+        assert_eq!(
+            (at(Class::ConnectionCapped, 74), at(Class::OtherConnectionErrors, 74)),
+            (Some(9.0), Some(0.0))
+        );
+        assert_eq!(
+            (at(Class::ConnectionCapped, 30), at(Class::OtherConnectionErrors, 30)),
+            (Some(0.0), Some(2.0))
+        );
+        assert_eq!(
+            at(Class::OtherConnectionErrors, 95),
+            None,
+            "no datapoint while it did not run"
+        );
+    }
+
+    #[test]
     fn functions_are_sorted_worst_first_and_those_without_data_last() {
         let report = recorded();
         let order: Vec<&str> = report.functions.iter().map(|f| f.function.as_str()).collect();

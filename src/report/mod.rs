@@ -4,7 +4,7 @@
 //! The stages, in the order a report passes through them: [`query`] plans the series to ask
 //! `GetMetricData` for and splits them into requests; [`fetch`] makes the calls (pagination,
 //! backoff on throttling); [`build`] turns the series into per-function reports, worst first, and
-//! renders them; [`chart`] draws them as SVG. Only [`fetch`] talks to AWS. [`scheduled`] is the
+//! renders them; [`chart`] draws them as SVG, or as PNG for e-mail. Only [`fetch`] talks to AWS. [`scheduled`] is the
 //! Lambda function's run of the same when the template's report schedule fires.
 
 pub mod build;
