@@ -182,6 +182,8 @@ impl Accumulator {
 /// The names a record carries.
 #[derive(Debug, Clone)]
 struct Names {
+    /// The account that owns the log group (the batch's `owner`).
+    account: Arc<str>,
     function: Arc<str>,
     log_group: Arc<str>,
     log_stream: Arc<str>,
@@ -566,6 +568,7 @@ impl Processor {
         }
         acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
         let names = Names {
+            account: Arc::from(message.owner.as_ref()),
             function: Arc::from(function_name_in(group, &message.log_stream)),
             log_group: Arc::from(group),
             log_stream: Arc::from(message.log_stream.as_ref()),
@@ -1660,6 +1663,7 @@ fn emit(
         rules.push((config.rules[hit.rule].metric.clone(), value));
     }
     acc.records.push(InvocationRecord {
+        account: names.account.clone(),
         function: names.function.clone(),
         log_group: names.log_group.clone(),
         log_stream: names.log_stream.clone(),
@@ -1703,6 +1707,7 @@ fn retract(
         }
     }
     acc.records.push(InvocationRecord {
+        account: names.account.clone(),
         function: names.function.clone(),
         log_group: names.log_group.clone(),
         log_stream: names.log_stream.clone(),
