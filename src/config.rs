@@ -73,6 +73,7 @@ struct RawConfig {
     exclude: Vec<String>,
     max_decoded_bytes: Option<usize>,
     hold_seconds: Option<f64>,
+    value_metrics: Option<bool>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -328,6 +329,10 @@ pub struct Config {
     /// How long counts that a later batch could still change are held back, seconds (after an
     /// invocation that has not reported: beyond its timeout).
     pub hold_seconds: f64,
+    /// Whether the per-invocation value metrics ([`Metric::VALUES`]: durations, memory) are
+    /// written. Off, only the counts are: each function then costs [`Metric::COUNTS`] metrics
+    /// instead of both lists (`value_metrics = false`).
+    pub value_metrics: bool,
     /// The defaults.
     pub defaults: Defaults,
     functions: Vec<FunctionEntry>,
@@ -590,6 +595,7 @@ impl Config {
             exclude,
             max_decoded_bytes,
             hold_seconds,
+            value_metrics: raw.value_metrics.unwrap_or(true),
             defaults,
             functions,
             rules,
@@ -861,6 +867,10 @@ mod tests {
             }
         );
         assert_eq!(config.max_decoded_bytes, 32 << 20);
+        assert!(
+            config.value_metrics,
+            "durations and memory are written unless turned off"
+        );
         let s = config.settings_for("anything");
         assert_eq!(s.timeout_seconds, None);
         assert!(!s.chunked);

@@ -1501,8 +1501,10 @@ impl Processor {
                     value: EntryValue::Count(n),
                 })
                 .collect();
+            // `value_metrics = false` keeps only the counts (they are most of what alarms read,
+            // and each value metric is billed like a count).
             for (m, values) in Metric::VALUES.iter().zip(&b.values) {
-                if !values.is_empty() {
+                if self.config.value_metrics && !values.is_empty() {
                     entries.push(Entry {
                         name: m.name(),
                         unit: m.unit().name(),

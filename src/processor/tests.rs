@@ -1037,3 +1037,76 @@ fn a_stream_running_requests_at_once_attributes_lines_by_request_id_only() {
     assert_eq!(sum(&outcomes, "mi", "TooManyConnections"), 0.0);
     assert_eq!(sum(&outcomes, "mi", "Errors"), 0.0);
 }
+
+/// The metric names the documents carry for a function and for the processor itself.
+fn metric_names(outcomes: &[Outcome]) -> (std::collections::BTreeSet<String>, std::collections::BTreeSet<String>) {
+    let (mut function, mut own) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for d in outcomes.iter().flat_map(|o| &o.documents) {
+        let doc: Value = serde_json::from_str(d).unwrap();
+        let into = if doc.get("FunctionName").is_some() {
+            &mut function
+        } else {
+            &mut own
+        };
+        for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+            into.insert(m["Name"].as_str().unwrap().to_string());
+        }
+    }
+    (function, own)
+}
+
+#[test]
+fn the_metric_counts_in_the_deploy_guide_are_the_metrics_the_documents_carry() {
+    // A cold start and a warm run: every count and every value metric has something to carry.
+    let lines = vec![
+        "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n"
+            .into(),
+        start(A),
+        report(A, 100.0, "Init Duration: 111.23 ms"),
+        start(B),
+        report(B, 100.0, ""),
+    ];
+    let (all, own) = metric_names(&run(&mut processor(""), &[batch("uploader", &lines)]));
+    let (counts_only, _) = metric_names(&run(
+        &mut processor("value_metrics = false"),
+        &[batch("uploader", &lines)],
+    ));
+    let names = |list: &[Metric]| {
+        list.iter()
+            .map(|m| m.name().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let expected_all: std::collections::BTreeSet<String> =
+        names(&Metric::COUNTS).union(&names(&Metric::VALUES)).cloned().collect();
+    assert_eq!(
+        all, expected_all,
+        "a function's documents carry every count and every value metric"
+    );
+    assert_eq!(
+        counts_only,
+        names(&Metric::COUNTS),
+        "value_metrics = false keeps the counts only"
+    );
+    let processor_names: std::collections::BTreeSet<String> =
+        ProcessorMetric::ALL.iter().map(|m| m.name().to_string()).collect();
+    assert_eq!(own, processor_names, "the processor's own documents");
+
+    let guide: String = include_str!("../../docs/deploy.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let per_function = all.len();
+    let fixed = per_function + own.len();
+    for phrase in [
+        format!("adds up to {per_function} metrics under its `FunctionName`"),
+        format!("{} counts, from `Invocations` to `InitFailures`", Metric::COUNTS.len()),
+        format!("and {} values,", Metric::VALUES.len()),
+        format!("the same {per_function} metrics with no dimensions"),
+        format!("own {} `Processor` metrics", own.len()),
+        format!("`({per_function} × N + {fixed}) × $0.30`"),
+        format!("drops the {} value metrics", Metric::VALUES.len()),
+        format!("`({} × N + {}) ×", counts_only.len(), counts_only.len() + own.len()),
+    ] {
+        assert!(guide.contains(&phrase), "docs/deploy.md should say {phrase:?}");
+    }
+}
