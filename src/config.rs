@@ -133,7 +133,8 @@ pub struct NoticeSettings {
     pub samples: usize,
     /// Request ids listed per notice.
     pub request_ids: usize,
-    /// Region for console links (else `AWS_REGION`, else us-east-1).
+    /// The Region named in notices and used for console links (else `AWS_REGION`, else
+    /// `AWS_DEFAULT_REGION`; see [`crate::notify::Notifier::known_region`]).
     pub region: Option<String>,
     /// Extra secret patterns to mask in samples.
     pub redact: Vec<Regex>,

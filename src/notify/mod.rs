@@ -122,8 +122,7 @@ pub struct Notice {
     /// The account the logs come from (the subscription's `owner`); none when unknown (plain
     /// log files replayed). Several, comma-separated, on a summary of several accounts.
     pub account: Option<String>,
-    /// The Region the logs come from (the processor's own: subscriptions do not cross
-    /// Regions); none when unknown.
+    /// The Region the logs come from ([`Notifier::known_region`]); none when unknown.
     pub region: Option<String>,
     /// The class (a metric name such as `Timeouts`, or `ChunkSize` for advice).
     pub class: String,
@@ -188,8 +187,8 @@ impl Notifier {
     }
 
     /// The Region the logs come from, when known: the config's `notices.region`, else
-    /// `AWS_REGION` (which Lambda sets for every function: a subscription delivers only logs of
-    /// its own Region), else `AWS_DEFAULT_REGION`.
+    /// `AWS_REGION` (which Lambda sets to the function's Region, the logs' own unless a
+    /// cross-Region destination feeds it), else `AWS_DEFAULT_REGION`.
     pub fn known_region(config: &Config) -> Option<String> {
         config
             .notices
@@ -619,8 +618,8 @@ impl Notice {
         let what = match (self.kind, self.class.as_str()) {
             (Kind::Summary, _) => format!("{} more notices ({} invocations)", self.summarised.len(), self.count),
             (Kind::Advice, _) => match self.advice.as_ref().map(|a| a.direction) {
-                Some(Direction::Smaller) => "chunks too big, use smaller chunks".to_string(),
-                _ => "chunks too small, use larger chunks".to_string(),
+                Some(Direction::Smaller) => "use smaller chunks".to_string(),
+                _ => "use larger chunks".to_string(),
             },
             (_, "Timeouts") => format!("{} timed out", plural(self.count, "invocation")),
             (_, "OutOfMemory") => format!("{} ran out of memory", plural(self.count, "invocation")),
@@ -629,11 +628,23 @@ impl Notice {
             (_, "Errors") => format!("{} failed", plural(self.count, "invocation")),
             (_, class) => format!("{} {class}", plural(self.count, "invocation")),
         };
+        // The time goes first when room runs short (the body has the window to the second),
+        // then the function's name is shortened; the account and Region always stay.
         let head = "[watchdog] ";
-        let tail = format!(": {what} at {} UTC ({})", clock(self.window_ms.0), self.origin());
+        let origin = self.origin();
+        let tails = [
+            format!(": {what} at {} UTC ({origin})", clock(self.window_ms.0)),
+            format!(": {what} at {} UTC ({origin})", &clock(self.window_ms.0)[..5]),
+            format!(": {what} ({origin})"),
+        ];
+        let fits = |tail: &String| head.len() + tail.chars().count() + self.function.chars().count().min(16);
+        let tail = tails
+            .iter()
+            .find(|t| fits(t) <= sns::MAX_SUBJECT_CHARS)
+            .unwrap_or(&tails[2]);
         let room = sns::MAX_SUBJECT_CHARS
             .saturating_sub(head.len() + tail.chars().count())
-            .max(12);
+            .max(8);
         let function = if self.function.chars().count() <= room {
             self.function.clone()
         } else {
@@ -743,12 +754,11 @@ impl Notice {
             };
             let _ = writeln!(out, "\n{span} UTC, request {} ({})", s.request_id, s.log_stream);
             for l in &s.before {
-                let _ = writeln!(out, "    {l}");
+                quote(&mut out, "    ", l);
             }
-            let _ = writeln!(out, "  > {}", s.line);
+            quote(&mut out, "  > ", &s.line);
             for (i, l) in s.after.iter().enumerate() {
-                let mark = if s.marked.contains(&i) { "  > " } else { "    " };
-                let _ = writeln!(out, "{mark}{l}");
+                quote(&mut out, if s.marked.contains(&i) { "  > " } else { "    " }, l);
             }
             let _ = writeln!(out, "  Open these minutes: {}", s.link);
         }
@@ -765,6 +775,16 @@ impl Notice {
             let _ = writeln!(out, "  {function}: {class}, {}", plural(*count, "invocation"));
         }
         out
+    }
+}
+
+/// Writes one log event behind `mark`; its further physical lines (a stack trace, a heap
+/// report) behind `  | `, so that every line of the excerpt stays indented under its event.
+fn quote(out: &mut String, mark: &str, event: &str) {
+    let mut lines = event.lines();
+    let _ = writeln!(out, "{mark}{}", lines.next().unwrap_or(""));
+    for line in lines {
+        let _ = writeln!(out, "  | {line}");
     }
 }
 
