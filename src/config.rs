@@ -129,7 +129,7 @@ pub struct NoticeSettings {
     pub cooldown_ms: i64,
     /// Most notices one invocation of the processor sends; the rest go in one summary notice.
     pub max_per_invocation: usize,
-    /// Sample log lines per notice.
+    /// Invocations quoted per notice (one excerpt each).
     pub samples: usize,
     /// Request ids listed per notice.
     pub request_ids: usize,

@@ -137,7 +137,7 @@ pub struct Notice {
     pub merged: u64,
     /// The first few affected request ids.
     pub request_ids: Vec<String>,
-    /// Sample lines.
+    /// One excerpt per invocation quoted, at most `notices.samples`.
     pub samples: Vec<Sample>,
     /// Lines of evidence grouped by fingerprint, most frequent first.
     pub fingerprints: Vec<Fingerprint>,
