@@ -602,13 +602,15 @@ fn source_words(t: Timeout) -> &'static str {
 }
 
 impl Notice {
-    /// Where the logs come from, short: `123456789012, eu-west-1`.
+    /// Where the logs come from, short: `123456789012, eu-west-1` (the body lists several
+    /// accounts of a summary).
     fn origin(&self) -> String {
-        format!(
-            "{}, {}",
-            self.account.as_deref().unwrap_or("account unknown"),
-            self.region.as_deref().unwrap_or("Region unknown")
-        )
+        let account = match self.account.as_deref() {
+            Some(several) if several.contains(',') => "several accounts",
+            Some(one) => one,
+            None => "account unknown",
+        };
+        format!("{account}, {}", self.region.as_deref().unwrap_or("Region unknown"))
     }
 
     /// A one-line subject that names the function, what happened, when, and the account and

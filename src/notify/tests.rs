@@ -421,3 +421,43 @@ fn the_window_covers_a_timeouts_early_lines_in_seconds_and_no_line_is_quoted_twi
         sample.link
     );
 }
+
+#[test]
+fn one_function_name_in_two_accounts_gets_an_alert_per_account() {
+    let config = Config::default();
+    let mut recs = records(&config, "uploader", &[(T0, timeout_invocation(1))]).remove(0);
+    let other: Vec<InvocationRecord> = recs
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.account = Arc::from("210987654321");
+            r
+        })
+        .collect();
+    recs.extend(other);
+    let notices = Notifier::new("us-east-1").notices_for(&config, &recs);
+    let subjects: Vec<String> = notices
+        .iter()
+        .filter(|n| n.class == "Timeouts")
+        .map(|n| sns::message_for(n).subject)
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects[0].ends_with("(123456789012, us-east-1)"), "{subjects:?}");
+    assert!(subjects[1].ends_with("(210987654321, us-east-1)"), "{subjects:?}");
+
+    let capped = Config::from_toml_str("[notices]\nmax_per_invocation = 1").unwrap();
+    let summary = Notifier::new("us-east-1").notices_for(&capped, &recs).remove(0);
+    assert_eq!(summary.kind, Kind::Summary);
+    assert!(
+        summary.subject().ends_with("(several accounts, us-east-1)"),
+        "{}",
+        summary.subject()
+    );
+    assert!(
+        summary
+            .text()
+            .contains("Logs of account 123456789012, 210987654321, Region us-east-1."),
+        "{}",
+        summary.text()
+    );
+}
