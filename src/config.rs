@@ -74,6 +74,7 @@ struct RawConfig {
     max_decoded_bytes: Option<usize>,
     hold_seconds: Option<f64>,
     value_metrics: Option<bool>,
+    cost_metrics: Option<bool>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -334,6 +335,9 @@ pub struct Config {
     /// written. Off, only the counts are: each function then costs [`Metric::COUNTS`] metrics
     /// instead of both lists (`value_metrics = false`).
     pub value_metrics: bool,
+    /// Whether [`Metric::COST`] (billed duration, GB-seconds) is written, per invocation that
+    /// reports it (`cost_metrics = true`; off by default: two more metrics per function).
+    pub cost_metrics: bool,
     /// The defaults.
     pub defaults: Defaults,
     functions: Vec<FunctionEntry>,
@@ -597,6 +601,7 @@ impl Config {
             max_decoded_bytes,
             hold_seconds,
             value_metrics: raw.value_metrics.unwrap_or(true),
+            cost_metrics: raw.cost_metrics.unwrap_or(false),
             defaults,
             functions,
             rules,
@@ -755,6 +760,7 @@ fn check_metric_name(key: &str, name: &str) -> Result<(), ConfigError> {
     let builtin = Metric::COUNTS
         .iter()
         .chain(Metric::VALUES.iter())
+        .chain(Metric::COST.iter())
         .any(|m| m.name() == name)
         || ProcessorMetric::ALL.iter().any(|m| m.name() == name);
     if builtin || name == "FunctionName" || name == "Processor" {
@@ -871,6 +877,10 @@ mod tests {
         assert!(
             config.value_metrics,
             "durations and memory are written unless turned off"
+        );
+        assert!(
+            !config.cost_metrics,
+            "billed duration and GB-seconds only when asked for"
         );
         let s = config.settings_for("anything");
         assert_eq!(s.timeout_seconds, None);

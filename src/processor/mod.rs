@@ -124,6 +124,7 @@ pub fn minute_start(ms: i64) -> i64 {
 struct Bucket {
     counts: [i64; Metric::COUNTS.len()],
     values: [Vec<f64>; Metric::VALUES.len()],
+    cost: [Vec<f64>; Metric::COST.len()],
     rule_counts: BTreeMap<usize, i64>,
     rule_values: BTreeMap<usize, Vec<f64>>,
     /// Bit `i` is rule `i` of the config.
@@ -152,6 +153,9 @@ impl Accumulator {
                         *m += n;
                     }
                     for (m, v) in mine.values.iter_mut().zip(b.values) {
+                        m.extend(v);
+                    }
+                    for (m, v) in mine.cost.iter_mut().zip(b.cost) {
                         m.extend(v);
                     }
                     for (rule, n) in b.rule_counts {
@@ -1503,8 +1507,13 @@ impl Processor {
                 .collect();
             // `value_metrics = false` keeps only the counts (they are most of what alarms read,
             // and each value metric is billed like a count).
-            for (m, values) in Metric::VALUES.iter().zip(&b.values) {
-                if self.config.value_metrics && !values.is_empty() {
+            let values = Metric::VALUES
+                .iter()
+                .zip(&b.values)
+                .filter(|_| self.config.value_metrics);
+            let cost = Metric::COST.iter().zip(&b.cost).filter(|_| self.config.cost_metrics);
+            for (m, values) in values.chain(cost) {
+                if !values.is_empty() {
                     entries.push(Entry {
                         name: m.name(),
                         unit: m.unit().name(),
@@ -1652,6 +1661,17 @@ fn emit(
         ];
         for (slot, value) in b.values.iter_mut().zip(values) {
             slot.extend(value);
+        }
+        if config.cost_metrics {
+            // GB-seconds as Lambda's pricing counts them: memory in GB (1,024 MB) times billed
+            // seconds. Billed Duration includes the init time since 2025, as the bill does.
+            let gb_seconds = facts
+                .billed_duration_ms
+                .zip(facts.memory_size_mb)
+                .map(|(billed, memory)| memory / 1024.0 * billed / 1000.0);
+            for (slot, value) in b.cost.iter_mut().zip([facts.billed_duration_ms, gb_seconds]) {
+                slot.extend(value);
+            }
         }
     }
     let mut rules = SmallVec::new();
