@@ -73,6 +73,8 @@ struct RawConfig {
     exclude: Vec<String>,
     max_decoded_bytes: Option<usize>,
     hold_seconds: Option<f64>,
+    value_metrics: Option<bool>,
+    cost_metrics: Option<bool>,
     #[serde(default)]
     defaults: RawDefaults,
     #[serde(default)]
@@ -128,11 +130,12 @@ pub struct NoticeSettings {
     pub cooldown_ms: i64,
     /// Most notices one invocation of the processor sends; the rest go in one summary notice.
     pub max_per_invocation: usize,
-    /// Sample log lines per notice.
+    /// Invocations quoted per notice (one excerpt each).
     pub samples: usize,
     /// Request ids listed per notice.
     pub request_ids: usize,
-    /// Region for console links (else `AWS_REGION`, else us-east-1).
+    /// The Region named in notices and used for console links (else `AWS_REGION`, else
+    /// `AWS_DEFAULT_REGION`; see [`crate::notify::Notifier::known_region`]).
     pub region: Option<String>,
     /// Extra secret patterns to mask in samples.
     pub redact: Vec<Regex>,
@@ -328,6 +331,13 @@ pub struct Config {
     /// How long counts that a later batch could still change are held back, seconds (after an
     /// invocation that has not reported: beyond its timeout).
     pub hold_seconds: f64,
+    /// Whether the per-invocation value metrics ([`Metric::VALUES`]: durations, memory) are
+    /// written. Off, only the counts are: each function then costs [`Metric::COUNTS`] metrics
+    /// instead of both lists (`value_metrics = false`).
+    pub value_metrics: bool,
+    /// Whether [`Metric::COST`] (billed duration, GB-seconds) is written, per invocation that
+    /// reports it (`cost_metrics = true`; off by default: two more metrics per function).
+    pub cost_metrics: bool,
     /// The defaults.
     pub defaults: Defaults,
     functions: Vec<FunctionEntry>,
@@ -590,6 +600,8 @@ impl Config {
             exclude,
             max_decoded_bytes,
             hold_seconds,
+            value_metrics: raw.value_metrics.unwrap_or(true),
+            cost_metrics: raw.cost_metrics.unwrap_or(false),
             defaults,
             functions,
             rules,
@@ -748,6 +760,7 @@ fn check_metric_name(key: &str, name: &str) -> Result<(), ConfigError> {
     let builtin = Metric::COUNTS
         .iter()
         .chain(Metric::VALUES.iter())
+        .chain(Metric::COST.iter())
         .any(|m| m.name() == name)
         || ProcessorMetric::ALL.iter().any(|m| m.name() == name);
     if builtin || name == "FunctionName" || name == "Processor" {
@@ -861,6 +874,14 @@ mod tests {
             }
         );
         assert_eq!(config.max_decoded_bytes, 32 << 20);
+        assert!(
+            config.value_metrics,
+            "durations and memory are written unless turned off"
+        );
+        assert!(
+            !config.cost_metrics,
+            "billed duration and GB-seconds only when asked for"
+        );
         let s = config.settings_for("anything");
         assert_eq!(s.timeout_seconds, None);
         assert!(!s.chunked);

@@ -71,7 +71,11 @@ pub struct Delivered {
 impl Driver {
     /// A driver around a processor and an optional SNS publisher (none: notices are logged).
     pub fn new(processor: Processor, publisher: Option<Publisher>) -> Driver {
-        let notifier = Notifier::new(Notifier::region_for(processor.config()));
+        // The config's Region or the environment's, else the one the SDK found for SNS (a
+        // replay's profile), else unknown: notices say so rather than guess.
+        let region =
+            Notifier::known_region(processor.config()).or_else(|| publisher.as_ref().and_then(Publisher::region));
+        let notifier = Notifier::with_region(region);
         Driver {
             state: Mutex::new(State { processor, notifier }),
             publisher,

@@ -331,7 +331,7 @@ pub const LIMITATIONS: &[&str] = &[
     "OutOfMemory: a filter cannot compare Max Memory Used with Memory Size, so a crash at the memory limit counts only when the report says Runtime.OutOfMemory or the runtime's message is logged.",
     "Case and guards: filter phrases are case-sensitive, so only the usual spellings listed in each pattern count; the processor ignores case. A filter cannot require a word boundary either, so \"status 429\" also matches \"status 4290\", which the processor does not count.",
     "No FunctionName dimension: a metric filter's dimensions must come from fields of a JSON or space-delimited pattern, and CloudWatch Logs does not allow dimensions together with a default value. Every filter counts into the fleet-wide metric (no dimensions), which is what the template's alarms read. For per-function numbers, give each function its own namespace (run the command once per function with a config whose namespace differs).",
-    "Not produced: Invocations, ColdStarts, InitFailures, Duration, InitDuration, MaxMemoryUsed and MemoryUtilization (use the AWS/Lambda metrics), the processor's own metrics, rules that take their value from the line, rules whose pattern is a regular expression, and phrases longer than a filter pattern can be.",
+    "Not produced: Invocations, ColdStarts, InitFailures, Duration, InitDuration, MaxMemoryUsed, MemoryUtilization, BilledDuration and GBSeconds (use the AWS/Lambda metrics), the processor's own metrics, rules that take their value from the line, rules whose pattern is a regular expression, and phrases longer than a filter pattern can be.",
     "Do not run these filters and the processor with the same namespace: both write the fleet-wide metrics, which would add up.",
 ];
 

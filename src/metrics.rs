@@ -34,6 +34,11 @@ pub enum Metric {
     MaxMemoryUsed,
     /// Each invocation's peak memory as a share of its memory size.
     MemoryUtilization,
+    /// Each invocation's billed duration (`cost_metrics`).
+    BilledDuration,
+    /// Each invocation's billed compute, memory size in GB times billed duration in seconds,
+    /// the unit Lambda's duration price is quoted in (`cost_metrics`).
+    GBSeconds,
 }
 
 impl Metric {
@@ -60,6 +65,11 @@ impl Metric {
         Metric::MemoryUtilization,
     ];
 
+    /// The metrics of what invocations are billed for, one value per invocation that reports
+    /// them (Lambda Managed Instances' reports do not); written with `cost_metrics = true`.
+    /// See <https://aws.amazon.com/lambda/pricing/>.
+    pub const COST: [Metric; 2] = [Metric::BilledDuration, Metric::GBSeconds];
+
     /// The CloudWatch metric name.
     pub const fn name(self) -> &'static str {
         match self {
@@ -78,13 +88,16 @@ impl Metric {
             Metric::InitDuration => "InitDuration",
             Metric::MaxMemoryUsed => "MaxMemoryUsed",
             Metric::MemoryUtilization => "MemoryUtilization",
+            Metric::BilledDuration => "BilledDuration",
+            Metric::GBSeconds => "GBSeconds",
         }
     }
 
     /// The CloudWatch unit.
     pub const fn unit(self) -> Unit {
         match self {
-            Metric::Duration | Metric::InitDuration => Unit::Milliseconds,
+            Metric::Duration | Metric::InitDuration | Metric::BilledDuration => Unit::Milliseconds,
+            Metric::GBSeconds => Unit::None,
             Metric::MaxMemoryUsed => Unit::Megabytes,
             Metric::MemoryUtilization => Unit::Percent,
             _ => Unit::Count,

@@ -359,11 +359,16 @@ pub struct DeadLetterNotice {
 
 /// A link to the queue in the SQS console.
 pub fn queue_link(queue: &QueueRef) -> String {
-    format!(
-        "https://{r}.console.aws.amazon.com/sqs/v3/home?region={r}#/queues/{}",
-        links::encode_uri_component(&queue.url),
-        r = queue.region
-    )
+    sqs_console(&queue.region, Some(&queue.url))
+}
+
+/// The SQS console in `region`: at the queue with this URL, or at the list of queues.
+fn sqs_console(region: &str, queue_url: Option<&str>) -> String {
+    let queues = format!("https://{region}.console.aws.amazon.com/sqs/v3/home?region={region}#/queues");
+    match queue_url {
+        Some(url) => format!("{queues}/{}", links::encode_uri_component(url)),
+        None => queues,
+    }
 }
 
 /// The Logs Insights query for these request ids, or the window's failures without any.
@@ -514,10 +519,7 @@ impl DeadLetterNotice {
             region: region.to_string(),
         };
         let mut notice = DeadLetterNotice::new(queue, QueueStats::default(), Vec::new(), now_ms, &[]);
-        notice.queue_link = format!(
-            "https://{r}.console.aws.amazon.com/sqs/v3/home?region={r}#/queues",
-            r = region
-        );
+        notice.queue_link = sqs_console(region, None);
         notice.problems = vec![format!(
             "Could not check the queue, so this notice has no evidence: {error}. Check the function's permissions (the template grants them per watched queue) and look at the queue in the console."
         )];

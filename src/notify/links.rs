@@ -3,8 +3,12 @@
 //! with `%` written as `$` (and, inside Logs Insights values, as `*`). Both builders live here so
 //! that the encoding rules are in one place and tested together.
 
-/// The console's base URL for a region.
+/// The console's base URL for a region; for an unknown one (empty), the console's own, which
+/// opens in the reader's last Region.
 fn base(region: &str) -> String {
+    if region.is_empty() {
+        return "https://console.aws.amazon.com/cloudwatch/home".to_string();
+    }
     format!("https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}")
 }
 

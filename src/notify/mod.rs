@@ -22,7 +22,7 @@ use crate::bounded::BoundedMap;
 use crate::config::Config;
 use crate::metrics::Metric;
 use crate::present::seconds;
-use crate::processor::{InvocationRecord, Timeout, TimeoutSource, minute_start, truncate};
+use crate::processor::{Evidence, InvocationRecord, Timeout, TimeoutSource, minute_start, truncate};
 use advice::{Advice, Direction, Run};
 
 // The caps of the warm container's notice state. Filled to them all, with the processor's maps
@@ -73,11 +73,16 @@ impl Severity {
     }
 }
 
-/// A sample log line with its neighbours and a link to its minute in the console.
+/// One invocation's evidence as one excerpt of its log stream: its first line of evidence with
+/// the lines around it, and its later lines of evidence among the lines after it, each line
+/// quoted once (lines of evidence close together share their context), with a link to those
+/// minutes in the console.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
-    /// When it was logged, epoch ms.
+    /// When its first line of evidence was logged, epoch ms.
     pub timestamp_ms: i64,
+    /// When its last line of evidence was logged, epoch ms.
+    pub until_ms: i64,
     /// The log stream.
     pub log_stream: String,
     /// Its invocation.
@@ -88,7 +93,11 @@ pub struct Sample {
     pub before: Vec<String>,
     /// Lines after it.
     pub after: Vec<String>,
-    /// The console at this log stream and minute.
+    /// Which lines of `after` are evidence too (indexes into it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub marked: Vec<usize>,
+    /// The console at this log stream, from the first evidence's minute to the end of the
+    /// last one's.
     pub link: String,
 }
 
@@ -110,11 +119,17 @@ pub struct Notice {
     pub kind: Kind,
     /// The function.
     pub function: String,
+    /// The account the logs come from (the subscription's `owner`); none when unknown (plain
+    /// log files replayed). Several, comma-separated, on a summary of several accounts.
+    pub account: Option<String>,
+    /// The Region the logs come from ([`Notifier::known_region`]); none when unknown.
+    pub region: Option<String>,
     /// The class (a metric name such as `Timeouts`, or `ChunkSize` for advice).
     pub class: String,
     /// How urgent.
     pub severity: Severity,
-    /// The first and last instant the notice covers, epoch ms.
+    /// The first and last instant the notice covers, epoch ms: every quoted line and every
+    /// counted invocation's report falls within it.
     pub window_ms: (i64, i64),
     /// Invocations of this class the notice reports.
     pub count: u64,
@@ -122,11 +137,11 @@ pub struct Notice {
     pub merged: u64,
     /// The first few affected request ids.
     pub request_ids: Vec<String>,
-    /// Sample lines.
+    /// One excerpt per invocation quoted, at most `notices.samples`.
     pub samples: Vec<Sample>,
-    /// Error lines grouped by fingerprint, most frequent first.
+    /// Lines of evidence grouped by fingerprint, most frequent first.
     pub fingerprints: Vec<Fingerprint>,
-    /// A Logs Insights query over the window.
+    /// A Logs Insights query from the minute before the window to the minutes after it.
     pub insights_link: Option<String>,
     /// The function's timeout and its source.
     pub timeout: Option<Timeout>,
@@ -145,54 +160,78 @@ struct AlertState {
 
 /// Decides which notices go out, remembering cooldowns and recent runs across invocations.
 pub struct Notifier {
-    alerts: BoundedMap<(String, Metric), AlertState>,
+    /// Keyed by (account, function, class).
+    alerts: BoundedMap<(String, String, Metric), AlertState>,
     runs: BoundedMap<Arc<str>, VecDeque<Run>>,
     chunk_sizes: BoundedMap<Arc<str>, f64>,
     advised: BoundedMap<String, i64>,
-    region: String,
+    region: Option<String>,
 }
 
 impl Notifier {
-    /// A notifier with no history; `region` is used for console links.
+    /// A notifier with no history, for logs of `region` (named in notices and their links).
     pub fn new(region: impl Into<String>) -> Notifier {
+        Notifier::with_region(Some(region.into()))
+    }
+
+    /// A notifier with no history, for logs of `region`, or of a Region it does not know
+    /// (notices say so, and their links open the console in the reader's default Region).
+    pub fn with_region(region: Option<String>) -> Notifier {
         Notifier {
             alerts: BoundedMap::new(MAX_ALERT_KEYS),
             runs: BoundedMap::new(MAX_CHUNKED_FUNCTIONS),
             chunk_sizes: BoundedMap::new(MAX_CHUNKED_FUNCTIONS),
             advised: BoundedMap::new(MAX_CHUNKED_FUNCTIONS),
-            region: region.into(),
+            region: region.filter(|r| !r.trim().is_empty()),
         }
     }
 
-    /// The region for links: the config's, else `AWS_REGION`, else us-east-1.
-    pub fn region_for(config: &Config) -> String {
+    /// The Region the logs come from, when known: the config's `notices.region`, else
+    /// `AWS_REGION` (which Lambda sets to the function's Region, the logs' own unless a
+    /// cross-Region destination feeds it), else `AWS_DEFAULT_REGION`.
+    pub fn known_region(config: &Config) -> Option<String> {
         config
             .notices
             .region
             .clone()
             .or_else(|| std::env::var("AWS_REGION").ok())
-            .unwrap_or_else(|| "us-east-1".into())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .filter(|r| !r.trim().is_empty())
+    }
+
+    /// The region for links: [`Notifier::known_region`], else us-east-1.
+    pub fn region_for(config: &Config) -> String {
+        Notifier::known_region(config).unwrap_or_else(|| "us-east-1".into())
+    }
+
+    fn link_region(&self) -> &str {
+        self.region.as_deref().unwrap_or("")
     }
 
     /// The notices these records call for, at most `notices.max_per_invocation` of them.
     pub fn notices_for(&mut self, config: &Config, records: &[InvocationRecord]) -> Vec<Notice> {
         let mut notices = self.alerts_for(config, records);
         notices.extend(self.advice_for(config, records));
-        cap(notices, config.notices.max_per_invocation)
+        cap(notices, config.notices.max_per_invocation, self.region.clone())
     }
 
     fn alerts_for(&mut self, config: &Config, records: &[InvocationRecord]) -> Vec<Notice> {
         let settings = &config.notices;
-        let mut groups: BTreeMap<(&str, Metric), Vec<&InvocationRecord>> = BTreeMap::new();
+        // A function's name can come back in several accounts (a cross-account destination):
+        // each account's occurrences are alerted and cooled down on their own.
+        let mut groups: BTreeMap<(&str, &str, Metric), Vec<&InvocationRecord>> = BTreeMap::new();
         for record in records {
             for &(metric, _) in &settings.thresholds {
                 if record.counted.has(metric) {
-                    groups.entry((&record.function, metric)).or_default().push(record);
+                    groups
+                        .entry((&record.function, &record.account, metric))
+                        .or_default()
+                        .push(record);
                 }
             }
         }
         let mut notices = Vec::new();
-        for ((function, metric), group) in groups {
+        for ((function, account, metric), group) in groups {
             let threshold = settings
                 .thresholds
                 .iter()
@@ -201,7 +240,7 @@ impl Notifier {
             let latest = group.iter().map(|r| r.timestamp_ms).max().unwrap_or(0);
             let state = self
                 .alerts
-                .get_or_insert_with((function.to_string(), metric), AlertState::default);
+                .get_or_insert_with((account.to_string(), function.to_string(), metric), AlertState::default);
             state.recent.extend(group.iter().map(|r| r.timestamp_ms));
             while state
                 .recent
@@ -235,8 +274,15 @@ impl Notifier {
         merged: u64,
     ) -> Notice {
         let settings = &config.notices;
-        let first = group.iter().map(|r| r.timestamp_ms).min().unwrap_or(0);
-        let last = group.iter().map(|r| r.timestamp_ms).max().unwrap_or(0);
+        // The window holds every counted report and every line of evidence (a timeout's lines
+        // come long before its REPORT), so that it covers whatever the notice quotes.
+        let instants = || {
+            group
+                .iter()
+                .flat_map(|r| std::iter::once(r.timestamp_ms).chain(r.evidence.iter().map(|e| e.timestamp_ms)))
+        };
+        let first = instants().min().unwrap_or(0);
+        let last = instants().max().unwrap_or(0);
         // Every line is redacted whole before it is cut or fingerprinted, so a cut cannot split a
         // secret from the pattern that recognises it. Request ids are redacted too: a JSON line's
         // `requestId` member can hold any text.
@@ -249,30 +295,50 @@ impl Notifier {
                 request_ids.push(id);
             }
         }
-        // The first line of each invocation before the second of any, so samples show several
-        // invocations rather than one invocation's repeated line.
-        let depth = group.iter().map(|r| r.evidence.len()).max().unwrap_or(0);
-        let samples: Vec<Sample> = (0..depth)
-            .flat_map(|i| group.iter().filter_map(move |r| r.evidence.get(i).map(|e| (r, e))))
-            .take(settings.samples)
-            .map(|(r, e)| {
-                let minute = minute_start(e.timestamp_ms);
-                Sample {
-                    timestamp_ms: e.timestamp_ms,
+        // One excerpt per invocation, so samples show several invocations, and each of its
+        // lines once, however many lines of evidence share it as context.
+        let samples: Vec<Sample> = group
+            .iter()
+            .filter_map(|r| {
+                let excerpt = Excerpt::of(&r.evidence)?;
+                let from = minute_start(excerpt.from_ms);
+                let to = minute_start(excerpt.until_ms).saturating_add(60_000);
+                Some(Sample {
+                    timestamp_ms: excerpt.from_ms,
+                    until_ms: excerpt.until_ms,
                     log_stream: r.log_stream.to_string(),
                     request_id: clean(&r.request_id, MAX_CONTEXT_LINE_BYTES),
-                    line: clean(&e.line, MAX_SAMPLE_LINE_BYTES),
-                    before: e.before.iter().map(|l| clean(l, MAX_CONTEXT_LINE_BYTES)).collect(),
-                    after: e.after.iter().map(|l| clean(l, MAX_CONTEXT_LINE_BYTES)).collect(),
-                    link: links::log_stream(
-                        &self.region,
-                        &r.log_group,
-                        &r.log_stream,
-                        minute,
-                        minute.saturating_add(60_000),
-                    ),
-                }
+                    line: clean(excerpt.line, MAX_SAMPLE_LINE_BYTES),
+                    before: excerpt
+                        .before
+                        .iter()
+                        .map(|l| clean(l, MAX_CONTEXT_LINE_BYTES))
+                        .collect(),
+                    after: excerpt
+                        .after
+                        .iter()
+                        .map(|&(l, marked)| {
+                            clean(
+                                l,
+                                if marked {
+                                    MAX_SAMPLE_LINE_BYTES
+                                } else {
+                                    MAX_CONTEXT_LINE_BYTES
+                                },
+                            )
+                        })
+                        .collect(),
+                    marked: excerpt
+                        .after
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (_, marked))| *marked)
+                        .map(|(i, _)| i)
+                        .collect(),
+                    link: links::log_stream(self.link_region(), &r.log_group, &r.log_stream, from, to),
+                })
             })
+            .take(settings.samples)
             .collect();
         let mut prints: BTreeMap<String, Fingerprint> = BTreeMap::new();
         for r in group {
@@ -303,7 +369,7 @@ impl Notifier {
         fingerprints.truncate(10);
         let log_group = group.first().map(|r| r.log_group.to_string()).unwrap_or_default();
         let insights_link = Some(links::insights(
-            &self.region,
+            self.link_region(),
             &log_group,
             &insights_query(metric),
             minute_start(first).saturating_sub(60_000),
@@ -312,6 +378,8 @@ impl Notifier {
         Notice {
             kind: Kind::Alert,
             function: function.to_string(),
+            account: account_id(group.first().map_or("", |r| &*r.account)),
+            region: self.region.clone(),
             class: metric.name().to_string(),
             severity: match metric {
                 Metric::Timeouts | Metric::OutOfMemory | Metric::TooManyConnections => Severity::Critical,
@@ -389,9 +457,16 @@ impl Notifier {
             };
             self.advised.insert(function.to_string(), latest);
             let first = recent.iter().map(|r| r.timestamp_ms).min().unwrap_or(latest);
+            let account = records
+                .iter()
+                .rev()
+                .find(|r| &*r.function == function)
+                .and_then(|r| account_id(&r.account));
             notices.push(Notice {
                 kind: Kind::Advice,
                 function: function.to_string(),
+                account,
+                region: self.region.clone(),
                 class: "ChunkSize".into(),
                 severity: Severity::Info,
                 window_ms: (first, latest),
@@ -411,16 +486,21 @@ impl Notifier {
 }
 
 /// Keeps the first `max - 1` notices and folds the rest into one summary notice.
-fn cap(mut notices: Vec<Notice>, max: usize) -> Vec<Notice> {
+fn cap(mut notices: Vec<Notice>, max: usize, region: Option<String>) -> Vec<Notice> {
     if notices.len() <= max {
         return notices;
     }
     let rest = notices.split_off(max.saturating_sub(1));
     let first = rest.iter().map(|n| n.window_ms.0).min().unwrap_or(0);
     let last = rest.iter().map(|n| n.window_ms.1).max().unwrap_or(0);
+    let mut accounts: Vec<&str> = rest.iter().filter_map(|n| n.account.as_deref()).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
     notices.push(Notice {
         kind: Kind::Summary,
         function: "(several)".into(),
+        account: Some(accounts.join(", ")).filter(|a| !a.is_empty()),
+        region,
         class: "Summary".into(),
         severity: if rest.iter().any(|n| n.severity == Severity::Critical) {
             Severity::Critical
@@ -459,8 +539,58 @@ fn insights_query(metric: Metric) -> String {
     format!("fields @timestamp, @logStream, @requestId, @message\n| {filter}\n| sort @timestamp asc\n| limit 200")
 }
 
+/// An account id as the subscription's `owner` gives it: twelve digits, or unknown (replayed
+/// plain log files have none).
+fn account_id(owner: &str) -> Option<String> {
+    (owner.len() == 12 && owner.bytes().all(|b| b.is_ascii_digit())).then(|| owner.to_string())
+}
+
+/// One invocation's evidence merged into one excerpt of its stream, each line once (see
+/// [`Sample`]). Lines are compared as logged, before redaction.
+struct Excerpt<'a> {
+    from_ms: i64,
+    until_ms: i64,
+    before: Vec<&'a str>,
+    line: &'a str,
+    /// The lines after the first evidence, each with whether it is evidence too.
+    after: Vec<(&'a str, bool)>,
+}
+
+impl<'a> Excerpt<'a> {
+    fn of(evidence: &'a [Evidence]) -> Option<Excerpt<'a>> {
+        let mut lines: Vec<(&'a str, bool)> = Vec::new();
+        for e in evidence {
+            for l in &e.before {
+                if !lines.iter().any(|(seen, _)| *seen == l.as_str()) {
+                    lines.push((l.as_str(), false));
+                }
+            }
+            match lines.iter_mut().find(|(seen, _)| *seen == e.line.as_str()) {
+                Some(seen) => seen.1 = true,
+                None => lines.push((e.line.as_str(), true)),
+            }
+            for l in &e.after {
+                if !lines.iter().any(|(seen, _)| *seen == l.as_str()) {
+                    lines.push((l.as_str(), false));
+                }
+            }
+        }
+        let at = lines.iter().position(|(_, marked)| *marked)?;
+        let mut after = lines.split_off(at);
+        let (line, _) = after.remove(0);
+        Some(Excerpt {
+            from_ms: evidence.iter().map(|e| e.timestamp_ms).min()?,
+            until_ms: evidence.iter().map(|e| e.timestamp_ms).max()?,
+            before: lines.into_iter().map(|(l, _)| l).collect(),
+            line,
+            after,
+        })
+    }
+}
+
+/// `10:01:46`: the time of day, to the second.
 fn clock(ms: i64) -> String {
-    links::iso8601(ms)[11..16].to_string()
+    links::iso8601(ms)[11..19].to_string()
 }
 
 fn source_words(t: Timeout) -> &'static str {
@@ -472,13 +602,26 @@ fn source_words(t: Timeout) -> &'static str {
 }
 
 impl Notice {
-    /// A one-line subject (SNS limits and cleans it later).
+    /// Where the logs come from, short: `123456789012, eu-west-1` (the body lists several
+    /// accounts of a summary).
+    fn origin(&self) -> String {
+        let account = match self.account.as_deref() {
+            Some(several) if several.contains(',') => "several accounts",
+            Some(one) => one,
+            None => "account unknown",
+        };
+        format!("{account}, {}", self.region.as_deref().unwrap_or("Region unknown"))
+    }
+
+    /// A one-line subject that names the function, what happened, when, and the account and
+    /// Region; a long function name is shortened so that the rest fits SNS's 100 characters
+    /// (SNS cleans it later, [`sns::clean_subject`]).
     pub fn subject(&self) -> String {
         let what = match (self.kind, self.class.as_str()) {
             (Kind::Summary, _) => format!("{} more notices ({} invocations)", self.summarised.len(), self.count),
             (Kind::Advice, _) => match self.advice.as_ref().map(|a| a.direction) {
-                Some(Direction::Smaller) => "chunks too big, use smaller chunks".to_string(),
-                _ => "chunks too small, use larger chunks".to_string(),
+                Some(Direction::Smaller) => "use smaller chunks".to_string(),
+                _ => "use larger chunks".to_string(),
             },
             (_, "Timeouts") => format!("{} timed out", plural(self.count, "invocation")),
             (_, "OutOfMemory") => format!("{} ran out of memory", plural(self.count, "invocation")),
@@ -487,24 +630,50 @@ impl Notice {
             (_, "Errors") => format!("{} failed", plural(self.count, "invocation")),
             (_, class) => format!("{} {class}", plural(self.count, "invocation")),
         };
-        format!(
-            "[watchdog] {}: {what} at {} UTC",
-            self.function,
-            clock(self.window_ms.0)
-        )
+        // The time goes first when room runs short (the body has the window to the second),
+        // then the function's name is shortened; the account and Region always stay.
+        let head = "[watchdog] ";
+        let origin = self.origin();
+        let tails = [
+            format!(": {what} at {} UTC ({origin})", clock(self.window_ms.0)),
+            format!(": {what} at {} UTC ({origin})", &clock(self.window_ms.0)[..5]),
+            format!(": {what} ({origin})"),
+        ];
+        let fits = |tail: &String| head.len() + tail.chars().count() + self.function.chars().count().min(16);
+        let tail = tails
+            .iter()
+            .find(|t| fits(t) <= sns::MAX_SUBJECT_CHARS)
+            .unwrap_or(&tails[2]);
+        let room = sns::MAX_SUBJECT_CHARS
+            .saturating_sub(head.len() + tail.chars().count())
+            .max(8);
+        let function = if self.function.chars().count() <= room {
+            self.function.clone()
+        } else {
+            let kept: String = self.function.chars().take(room - 3).collect();
+            format!("{kept}...")
+        };
+        format!("{head}{function}{tail}")
     }
 
     /// The readable text for e-mail and chat.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        let day = &links::iso8601(self.window_ms.0)[..10];
+        let stamp = |ms: i64| links::iso8601(ms);
+        let (from, to) = (stamp(self.window_ms.0), stamp(self.window_ms.1));
         let _ = writeln!(out, "{}", self.subject());
         let _ = writeln!(
             out,
-            "Window: {} to {} UTC on {day}.",
-            clock(self.window_ms.0),
-            clock(self.window_ms.1)
+            "Logs of account {}, Region {}.",
+            self.account.as_deref().unwrap_or("unknown"),
+            self.region.as_deref().unwrap_or("unknown")
         );
+        let end = if from[..10] == to[..10] {
+            to[11..19].to_string()
+        } else {
+            format!("{} {}", &to[..10], &to[11..19])
+        };
+        let _ = writeln!(out, "Window: {} to {end} UTC on {}.", &from[11..19], &from[..10]);
         if self.merged > 0 {
             let _ = writeln!(
                 out,
@@ -564,35 +733,60 @@ impl Notice {
             let _ = writeln!(out, "\nRequest ids: {}", self.request_ids.join(", "));
         }
         if !self.fingerprints.is_empty() {
-            let _ = writeln!(out, "\nWhat the logs say:");
+            let _ = writeln!(
+                out,
+                "\nWhat the logs say (xN: logged by N of the {} in this notice; numbers, ids, times and quoted values read <n>, <id>, <time>, <str>):",
+                plural(self.count, "invocation")
+            );
             for f in &self.fingerprints {
                 let _ = writeln!(out, "  x{:<4} {}", f.invocations, f.fingerprint);
             }
         }
-        for s in &self.samples {
+        if !self.samples.is_empty() {
             let _ = writeln!(
                 out,
-                "\n{} UTC, request {} ({})",
-                &links::iso8601(s.timestamp_ms)[11..23],
-                s.request_id,
-                s.log_stream
+                "\nWhat was logged (> marks the lines counted; the others are the lines around them):"
             );
+        }
+        for s in &self.samples {
+            let span = if s.until_ms > s.timestamp_ms {
+                format!("{} to {}", &stamp(s.timestamp_ms)[11..23], &stamp(s.until_ms)[11..23])
+            } else {
+                stamp(s.timestamp_ms)[11..23].to_string()
+            };
+            let _ = writeln!(out, "\n{span} UTC, request {} ({})", s.request_id, s.log_stream);
             for l in &s.before {
-                let _ = writeln!(out, "    {l}");
+                quote(&mut out, "    ", l);
             }
-            let _ = writeln!(out, "  > {}", s.line);
-            for l in &s.after {
-                let _ = writeln!(out, "    {l}");
+            quote(&mut out, "  > ", &s.line);
+            for (i, l) in s.after.iter().enumerate() {
+                quote(&mut out, if s.marked.contains(&i) { "  > " } else { "    " }, l);
             }
-            let _ = writeln!(out, "  Open this minute: {}", s.link);
+            let _ = writeln!(out, "  Open these minutes: {}", s.link);
         }
         if let Some(link) = &self.insights_link {
-            let _ = writeln!(out, "\nLogs Insights for the window: {link}");
+            let _ = writeln!(
+                out,
+                "\nLogs Insights from the minute before the window to after it: {link}"
+            );
+        }
+        if !self.summarised.is_empty() {
+            let _ = writeln!(out, "\nThe notices this one stands for (function: class, invocations):");
         }
         for (function, class, count) in &self.summarised {
-            let _ = writeln!(out, "  {function}: {class} x{count}");
+            let _ = writeln!(out, "  {function}: {class}, {}", plural(*count, "invocation"));
         }
         out
+    }
+}
+
+/// Writes one log event behind `mark`; its further physical lines (a stack trace, a heap
+/// report) behind `  | `, so that every line of the excerpt stays indented under its event.
+fn quote(out: &mut String, mark: &str, event: &str) {
+    let mut lines = event.lines();
+    let _ = writeln!(out, "{mark}{}", lines.next().unwrap_or(""));
+    for line in lines {
+        let _ = writeln!(out, "  | {line}");
     }
 }
 

@@ -111,7 +111,16 @@ pub fn clean_subject(subject: &str) -> String {
     format!("{}...", &trimmed[..MAX_SUBJECT_CHARS - 3])
 }
 
-/// Builds the message, trimming samples (never mid-character) until it fits SNS's size limit.
+/// How many bytes a `MessageStructure=json` document may take when it is published with these
+/// message attributes: SNS's limit counts the message and the attributes together, and
+/// [`HEADROOM_BYTES`] is kept for the request's own wrapping. Every publisher of structured
+/// notices (alerts, dead-letter notices) sizes its document against this one budget.
+pub fn message_budget(attributes: &[(String, String)]) -> usize {
+    let attributes_bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len() + "String".len()).sum();
+    MAX_MESSAGE_BYTES.saturating_sub(HEADROOM_BYTES + attributes_bytes)
+}
+
+/// Builds the message, trimming samples (never mid-character, lines of evidence last) until it fits SNS's size limit.
 pub fn message_for(notice: &Notice) -> SnsMessage {
     let mut notice = notice.clone();
     let attributes = vec![
@@ -128,8 +137,7 @@ pub fn message_for(notice: &Notice) -> SnsMessage {
             .to_string(),
         ),
     ];
-    let attributes_bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len() + "String".len()).sum();
-    let budget = MAX_MESSAGE_BYTES - HEADROOM_BYTES - attributes_bytes;
+    let budget = message_budget(&attributes);
     let mut line_cap = 1_000;
     loop {
         let message = render(&notice);
@@ -157,11 +165,13 @@ pub fn message_for(notice: &Notice) -> SnsMessage {
         } else if notice
             .samples
             .iter()
-            .any(|s| !s.before.is_empty() || !s.after.is_empty())
+            .any(|s| !s.before.is_empty() || s.after.len() > s.marked.len())
         {
+            // Context goes; the lines of evidence among it stay.
             for s in &mut notice.samples {
                 s.before.clear();
-                s.after.clear();
+                s.after = s.marked.iter().filter_map(|&i| s.after.get(i).cloned()).collect();
+                s.marked = (0..s.after.len()).collect();
             }
         } else if notice.samples.pop().is_some() || notice.fingerprints.pop().is_some() {
         } else if notice.summarised.len() > 1 {
@@ -253,6 +263,11 @@ impl Publisher {
     /// The topic.
     pub fn topic_arn(&self) -> &str {
         &self.topic_arn
+    }
+
+    /// The Region the SDK resolved for this publisher (environment, profile), if any.
+    pub fn region(&self) -> Option<String> {
+        self.client.config().region().map(|r| r.to_string())
     }
 
     /// Publishes one message within `left` (the timeouts are cut to it, see [`Timeouts`]).

@@ -201,6 +201,7 @@ fn short_runs_of_a_chunked_worker_get_larger_chunk_advice_with_a_concrete_size()
 
 fn notice_with(function: &str, line: String) -> Notice {
     let record = InvocationRecord {
+        account: Arc::from("123456789012"),
         function: Arc::from(function),
         log_group: Arc::from(format!("/aws/lambda/{function}").as_str()),
         log_stream: Arc::from("s"),
@@ -274,4 +275,189 @@ fn huge_multibyte_samples_are_trimmed_to_fit_sns_and_stay_valid() {
     assert_eq!(machine["function"], "f");
     let attrs: Vec<&str> = message.attributes.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(attrs, vec!["function", "class", "severity", "kind"]);
+}
+
+/// A JSON-format invocation (Lambda's JSON log format) that logs one application line.
+fn json_invocation(n: u32, at: &str, line: &str) -> Vec<String> {
+    let id = id(n);
+    vec![
+        format!(
+            r#"{{"time":"2026-11-29T{at}Z","type":"platform.start","record":{{"requestId":"{id}","version":"$LATEST"}}}}"#
+        ),
+        line.replace("REQUEST", &id),
+        format!(
+            r#"{{"time":"2026-11-29T{at}Z","type":"platform.report","record":{{"requestId":"{id}","metrics":{{"durationMs":12.0,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":60}},"status":"success"}}}}"#
+        ),
+    ]
+}
+
+#[test]
+fn structured_lines_that_differ_in_values_read_as_one_template_with_its_count_explained() {
+    let config = Config::from_toml_str("[notices.thresholds]\nerrors = 1").unwrap();
+    let lines: Vec<String> = [(1, "10:00:00.000", "123"), (2, "10:00:00.500", "456")]
+        .into_iter()
+        .flat_map(|(n, at, upload)| {
+            json_invocation(
+                n,
+                at,
+                &format!(r#"{{"level":"error","msg":"upload failed for id {upload}","requestId":"REQUEST"}}"#),
+            )
+        })
+        .collect();
+    let recs = records(&config, "uploader", &[(T0, lines)]);
+    let notices = Notifier::new("eu-west-1").notices_for(&config, &recs[0]);
+    let alert = notices.iter().find(|n| n.class == "Errors").expect("an Errors alert");
+    let text = alert.text();
+    assert!(
+        text.contains("  x2    ERROR upload failed for id <n>\n"),
+        "both invocations under one template:\n{text}"
+    );
+    assert!(
+        text.contains("xN: logged by N of the 2 invocations in this notice"),
+        "the count is explained:\n{text}"
+    );
+    assert!(!text.contains("{<str>"), "no JSON shape as a fingerprint:\n{text}");
+}
+
+#[test]
+fn the_subject_and_body_name_the_account_and_region_and_an_unknown_region_is_said() {
+    let config = Config::default();
+    let recs = records(&config, "uploader", &[(T0, timeout_invocation(1))]);
+    let cases = [
+        (
+            "a known region",
+            Some("eu-west-1".to_string()),
+            "eu-west-1",
+            "Region eu-west-1",
+        ),
+        ("no region known", None, "Region unknown", "Region unknown"),
+    ];
+    for (name, region, in_subject, in_body) in cases {
+        let notices = Notifier::with_region(region).notices_for(&config, &recs[0]);
+        let alert = notices.iter().find(|n| n.class == "Timeouts").expect("a timeout alert");
+        let subject = sns::message_for(alert).subject;
+        assert!(
+            subject.contains("123456789012") && subject.contains(in_subject),
+            "{name}: {subject}"
+        );
+        let text = alert.text();
+        assert!(
+            text.contains(&format!("Logs of account 123456789012, {in_body}.")),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_long_function_name_is_shortened_so_that_the_account_and_region_stay_in_the_subject() {
+    let notice = notice_with(&"a-very-long-function-name".repeat(4), "x".into());
+    let subject = sns::message_for(&notice).subject;
+    assert!(subject.len() <= sns::MAX_SUBJECT_CHARS, "{subject}");
+    assert!(subject.ends_with("(123456789012, us-east-1)"), "{subject}");
+    assert!(
+        subject.starts_with("[watchdog] a-very-long-function-n") && subject.contains("...: "),
+        "{subject}"
+    );
+}
+
+#[test]
+fn the_window_covers_a_timeouts_early_lines_in_seconds_and_no_line_is_quoted_twice() {
+    // The ERROR line comes 1 min 46 s before the REPORT of its timeout; the REPORT is evidence
+    // too, and the two share their context.
+    let config = Config::default();
+    let n = 7;
+    let batches = [
+        (
+            T0 + 106_000,
+            vec![
+                format!("START RequestId: {} Version: $LATEST", id(n)),
+                format!("[ERROR]\t2026-11-29T10:01:46.000Z\t{}\tupload of part 3 stalled", id(n)),
+            ],
+        ),
+        (
+            T0 + 168_000,
+            vec![
+                format!("2026-11-29T10:02:48.000Z {} Task timed out after 62.00 seconds", id(n)),
+                format!("END RequestId: {}", id(n)),
+                format!(
+                    "REPORT RequestId: {}\tDuration: 62000.00 ms\tBilled Duration: 62000 ms\tMemory Size: 128 MB\tMax Memory Used: 60 MB\tStatus: timeout",
+                    id(n)
+                ),
+            ],
+        ),
+    ];
+    let all: Vec<InvocationRecord> = records(&config, "uploader", &batches).concat();
+    let notices = Notifier::new("us-east-1").notices_for(&config, &all);
+    let alert = notices.iter().find(|n| n.class == "Timeouts").expect("a timeout alert");
+    let text = alert.text();
+    let window = text.lines().find(|l| l.starts_with("Window: ")).unwrap();
+    let quoted: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  > ") || (l.starts_with("    ") && !l.starts_with("     ")))
+        .collect();
+    let first_sample = alert.samples.iter().map(|s| s.timestamp_ms).min().unwrap();
+    let last_sample = alert.samples.iter().map(|s| s.until_ms).max().unwrap();
+    assert!(
+        window.starts_with(&format!("Window: {} to ", &links::iso8601(first_sample)[11..19])),
+        "{window}\n{text}"
+    );
+    assert!(window.contains(" to 10:02:48 UTC on 2026-11-29"), "{window}");
+    for (i, line) in quoted.iter().enumerate() {
+        assert!(!quoted[..i].contains(line), "{line:?} is quoted twice:\n{text}");
+    }
+    assert!(
+        quoted.iter().any(|l| l.contains("upload of part")) && quoted.iter().any(|l| l.contains("Task timed out")),
+        "{text}"
+    );
+    // The console links span the quoted lines: from their first minute to after their last.
+    let sample = &alert.samples[0];
+    assert!(
+        sample
+            .link
+            .contains(&format!("$3Fstart$3D{}$26end$3D{}", T0 + MINUTE, T0 + 3 * MINUTE)),
+        "{} {} {}",
+        first_sample,
+        last_sample,
+        sample.link
+    );
+}
+
+#[test]
+fn one_function_name_in_two_accounts_gets_an_alert_per_account() {
+    let config = Config::default();
+    let mut recs = records(&config, "uploader", &[(T0, timeout_invocation(1))]).remove(0);
+    let other: Vec<InvocationRecord> = recs
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.account = Arc::from("210987654321");
+            r
+        })
+        .collect();
+    recs.extend(other);
+    let notices = Notifier::new("us-east-1").notices_for(&config, &recs);
+    let subjects: Vec<String> = notices
+        .iter()
+        .filter(|n| n.class == "Timeouts")
+        .map(|n| sns::message_for(n).subject)
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects[0].ends_with("(123456789012, us-east-1)"), "{subjects:?}");
+    assert!(subjects[1].ends_with("(210987654321, us-east-1)"), "{subjects:?}");
+
+    let capped = Config::from_toml_str("[notices]\nmax_per_invocation = 1").unwrap();
+    let summary = Notifier::new("us-east-1").notices_for(&capped, &recs).remove(0);
+    assert_eq!(summary.kind, Kind::Summary);
+    assert!(
+        summary.subject().ends_with("(several accounts, us-east-1)"),
+        "{}",
+        summary.subject()
+    );
+    assert!(
+        summary
+            .text()
+            .contains("Logs of account 123456789012, 210987654321, Region us-east-1."),
+        "{}",
+        summary.text()
+    );
 }

@@ -113,6 +113,7 @@ struct PlatformRecord<'a> {
 #[derive(Debug, Default, PartialEq)]
 struct PlatformMetrics {
     duration_ms: Option<f64>,
+    billed_duration_ms: Option<f64>,
     memory_size_mb: Option<f64>,
     max_memory_used_mb: Option<f64>,
     init_duration_ms: Option<f64>,
@@ -147,6 +148,7 @@ impl PlatformMetrics {
             let member = member?;
             let slot = match member.key {
                 "durationMs" => &mut m.duration_ms,
+                "billedDurationMs" => &mut m.billed_duration_ms,
                 "memorySizeMB" => &mut m.memory_size_mb,
                 "maxMemoryUsedMB" => &mut m.max_memory_used_mb,
                 "initDurationMs" => &mut m.init_duration_ms,
@@ -179,6 +181,7 @@ pub(super) fn parse_json(line: &str) -> Option<Line<'_>> {
                 request_id: record.request_id?,
                 duration_ms: record.metrics.duration_ms,
                 init_duration_ms: record.metrics.init_duration_ms,
+                billed_duration_ms: record.metrics.billed_duration_ms,
                 restore_duration_ms: record.metrics.restore_duration_ms,
                 memory_size_mb: record.metrics.memory_size_mb,
                 max_memory_used_mb: record.metrics.max_memory_used_mb,

@@ -96,6 +96,8 @@ pub struct Report<'a> {
     pub duration_ms: Option<f64>,
     /// Init time on a cold start, ms.
     pub init_duration_ms: Option<f64>,
+    /// Billed time, ms (since 2025 it includes the init time: never a run time).
+    pub billed_duration_ms: Option<f64>,
     /// SnapStart restore time, ms.
     pub restore_duration_ms: Option<f64>,
     /// Configured memory, MB.

@@ -40,6 +40,7 @@ pub(super) fn parse_text_platform(line: &str) -> Option<Line<'_>> {
             request_id: first_token(rest)?,
             duration_ms: f.number("Duration:"),
             init_duration_ms: f.number("Init Duration:"),
+            billed_duration_ms: f.number("Billed Duration:"),
             restore_duration_ms: f.number("Restore Duration:"),
             memory_size_mb: f.number("Memory Size:"),
             max_memory_used_mb: f.number("Max Memory Used:"),
@@ -170,7 +171,12 @@ mod tests {
             ("REPORT RequestId: r-1\tDuration:", report("r-1", None)),
             (
                 "REPORT RequestId: r-1 Duration: 3.5 ms Billed Duration: 4 ms",
-                report("r-1", Some(3.5)),
+                Some(Line::Report(Report {
+                    request_id: "r-1",
+                    duration_ms: Some(3.5),
+                    billed_duration_ms: Some(4.0),
+                    ..Report::default()
+                })),
             ),
             (
                 "INIT_REPORT",

@@ -57,6 +57,8 @@ pub struct Facts {
     pub duration_ms: Option<f64>,
     /// REPORT: init time on a cold start, ms.
     pub init_duration_ms: Option<f64>,
+    /// REPORT: billed time, ms.
+    pub billed_duration_ms: Option<f64>,
     /// REPORT: configured memory, MB.
     pub memory_size_mb: Option<f64>,
     /// REPORT: peak memory, MB.
@@ -96,6 +98,7 @@ impl Facts {
             self.report_ms = Some(timestamp_ms);
             self.duration_ms = report.duration_ms;
             self.init_duration_ms = report.init_duration_ms;
+            self.billed_duration_ms = report.billed_duration_ms;
             self.memory_size_mb = report.memory_size_mb;
             self.max_memory_used_mb = report.max_memory_used_mb;
         }
@@ -149,6 +152,7 @@ impl Facts {
             self.report_ms = other.report_ms;
             self.duration_ms = other.duration_ms;
             self.init_duration_ms = other.init_duration_ms;
+            self.billed_duration_ms = other.billed_duration_ms;
             self.memory_size_mb = other.memory_size_mb;
             self.max_memory_used_mb = other.max_memory_used_mb;
         }
@@ -176,7 +180,7 @@ impl Facts {
     /// string sets): the union of two facts' tokens reads back as their [`Facts::merge`], so
     /// containers that add what they saw, in any order and any number of times, agree on the
     /// merged facts. Each token is a letter and its fields:
-    /// `f<bit>` a flag, `t<ms>` a line's time, `r<ms>|<duration>|<init>|<memory>|<peak>` a report,
+    /// `f<bit>` a flag, `t<ms>` a line's time, `r<ms>|<duration>|<init>|<memory>|<peak>|<billed>` a report,
     /// `o<seconds>` a `Task timed out` line, `k<ms>|<value>` a chunk size, `u<rule>` and
     /// `u<rule>|<ms>|<value>` a rule hit, `e<type>` the error type.
     pub fn to_tokens(&self) -> Vec<String> {
@@ -191,12 +195,15 @@ impl Facts {
         }
         if let Some(t) = self.report_ms {
             let field = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+            // The billed duration came last, so that readers of the first five fields still
+            // read these tokens (and this reader reads theirs, without a billed duration).
             tokens.push(format!(
-                "r{t}|{}|{}|{}|{}",
+                "r{t}|{}|{}|{}|{}|{}",
                 field(self.duration_ms),
                 field(self.init_duration_ms),
                 field(self.memory_size_mb),
-                field(self.max_memory_used_mb)
+                field(self.max_memory_used_mb),
+                field(self.billed_duration_ms)
             ));
         }
         if let Some(after) = self.timed_out_after {
@@ -230,7 +237,7 @@ impl Facts {
             let Some(kind) = token.chars().next() else { continue };
             let rest = &token[kind.len_utf8()..];
             let mut part = Facts::default();
-            let fields: SmallVec<[&str; 5]> = rest.split('|').collect();
+            let fields: SmallVec<[&str; 6]> = rest.split('|').collect();
             let num = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
             let int = |i: usize| fields.get(i).and_then(|f| f.parse::<i64>().ok());
             match kind {
@@ -246,6 +253,7 @@ impl Facts {
                     part.init_duration_ms = num(2);
                     part.memory_size_mb = num(3);
                     part.max_memory_used_mb = num(4);
+                    part.billed_duration_ms = num(5);
                 }
                 'o' => part.timed_out_after = num(0),
                 'k' => part.chunk_size = int(0).zip(num(1)),

@@ -124,6 +124,7 @@ pub fn minute_start(ms: i64) -> i64 {
 struct Bucket {
     counts: [i64; Metric::COUNTS.len()],
     values: [Vec<f64>; Metric::VALUES.len()],
+    cost: [Vec<f64>; Metric::COST.len()],
     rule_counts: BTreeMap<usize, i64>,
     rule_values: BTreeMap<usize, Vec<f64>>,
     /// Bit `i` is rule `i` of the config.
@@ -154,6 +155,9 @@ impl Accumulator {
                     for (m, v) in mine.values.iter_mut().zip(b.values) {
                         m.extend(v);
                     }
+                    for (m, v) in mine.cost.iter_mut().zip(b.cost) {
+                        m.extend(v);
+                    }
                     for (rule, n) in b.rule_counts {
                         *mine.rule_counts.entry(rule).or_default() += n;
                     }
@@ -182,6 +186,8 @@ impl Accumulator {
 /// The names a record carries.
 #[derive(Debug, Clone)]
 struct Names {
+    /// The account that owns the log group (the batch's `owner`).
+    account: Arc<str>,
     function: Arc<str>,
     log_group: Arc<str>,
     log_stream: Arc<str>,
@@ -566,6 +572,7 @@ impl Processor {
         }
         acc.telemetry.add(ProcessorMetric::BatchesProcessed, 1);
         let names = Names {
+            account: Arc::from(message.owner.as_ref()),
             function: Arc::from(function_name_in(group, &message.log_stream)),
             log_group: Arc::from(group),
             log_stream: Arc::from(message.log_stream.as_ref()),
@@ -1498,7 +1505,14 @@ impl Processor {
                     value: EntryValue::Count(n),
                 })
                 .collect();
-            for (m, values) in Metric::VALUES.iter().zip(&b.values) {
+            // `value_metrics = false` keeps only the counts (they are most of what alarms read,
+            // and each value metric is billed like a count).
+            let values = Metric::VALUES
+                .iter()
+                .zip(&b.values)
+                .filter(|_| self.config.value_metrics);
+            let cost = Metric::COST.iter().zip(&b.cost).filter(|_| self.config.cost_metrics);
+            for (m, values) in values.chain(cost) {
                 if !values.is_empty() {
                     entries.push(Entry {
                         name: m.name(),
@@ -1648,6 +1662,17 @@ fn emit(
         for (slot, value) in b.values.iter_mut().zip(values) {
             slot.extend(value);
         }
+        if config.cost_metrics {
+            // GB-seconds as Lambda's pricing counts them: memory in GB (1,024 MB) times billed
+            // seconds. Billed Duration includes the init time since 2025, as the bill does.
+            let gb_seconds = facts
+                .billed_duration_ms
+                .zip(facts.memory_size_mb)
+                .map(|(billed, memory)| memory / 1024.0 * billed / 1000.0);
+            for (slot, value) in b.cost.iter_mut().zip([facts.billed_duration_ms, gb_seconds]) {
+                slot.extend(value);
+            }
+        }
     }
     let mut rules = SmallVec::new();
     for hit in facts.rules.iter().filter(|h| new_rules & (1 << h.rule) != 0) {
@@ -1660,6 +1685,7 @@ fn emit(
         rules.push((config.rules[hit.rule].metric.clone(), value));
     }
     acc.records.push(InvocationRecord {
+        account: names.account.clone(),
         function: names.function.clone(),
         log_group: names.log_group.clone(),
         log_stream: names.log_stream.clone(),
@@ -1703,6 +1729,7 @@ fn retract(
         }
     }
     acc.records.push(InvocationRecord {
+        account: names.account.clone(),
         function: names.function.clone(),
         log_group: names.log_group.clone(),
         log_stream: names.log_stream.clone(),

@@ -100,6 +100,9 @@ pub type Context = SmallVec<[String; EVIDENCE_CONTEXT_LINES]>;
 /// that a class counted earlier does not hold, for example a near-timeout that timed out).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InvocationRecord {
+    /// The account that owns the log group, as the batch's `owner` names it (`replay` for
+    /// plain log files replayed).
+    pub account: Arc<str>,
     /// The function (from the log group).
     pub function: Arc<str>,
     /// The log group.

@@ -1037,3 +1037,173 @@ fn a_stream_running_requests_at_once_attributes_lines_by_request_id_only() {
     assert_eq!(sum(&outcomes, "mi", "TooManyConnections"), 0.0);
     assert_eq!(sum(&outcomes, "mi", "Errors"), 0.0);
 }
+
+/// The metric names the documents carry for a function and for the processor itself.
+fn metric_names(outcomes: &[Outcome]) -> (std::collections::BTreeSet<String>, std::collections::BTreeSet<String>) {
+    let (mut function, mut own) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for d in outcomes.iter().flat_map(|o| &o.documents) {
+        let doc: Value = serde_json::from_str(d).unwrap();
+        let into = if doc.get("FunctionName").is_some() {
+            &mut function
+        } else {
+            &mut own
+        };
+        for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap() {
+            into.insert(m["Name"].as_str().unwrap().to_string());
+        }
+    }
+    (function, own)
+}
+
+#[test]
+fn the_metric_counts_in_the_deploy_guide_are_the_metrics_the_documents_carry() {
+    // A cold start and a warm run: every count and every value metric has something to carry.
+    let lines = vec![
+        "INIT_START Runtime Version: python:3.12.v41\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0d5c\n"
+            .into(),
+        start(A),
+        report(A, 100.0, "Init Duration: 111.23 ms"),
+        start(B),
+        report(B, 100.0, ""),
+    ];
+    let (all, own) = metric_names(&run(&mut processor(""), &[batch("uploader", &lines)]));
+    let (counts_only, _) = metric_names(&run(
+        &mut processor("value_metrics = false"),
+        &[batch("uploader", &lines)],
+    ));
+    let (with_cost, _) = metric_names(&run(
+        &mut processor("cost_metrics = true"),
+        &[batch("uploader", &lines)],
+    ));
+    let names = |list: &[Metric]| {
+        list.iter()
+            .map(|m| m.name().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let expected_all: std::collections::BTreeSet<String> =
+        names(&Metric::COUNTS).union(&names(&Metric::VALUES)).cloned().collect();
+    assert_eq!(
+        all, expected_all,
+        "a function's documents carry every count and every value metric"
+    );
+    assert_eq!(
+        counts_only,
+        names(&Metric::COUNTS),
+        "value_metrics = false keeps the counts only"
+    );
+    let processor_names: std::collections::BTreeSet<String> =
+        ProcessorMetric::ALL.iter().map(|m| m.name().to_string()).collect();
+    assert_eq!(own, processor_names, "the processor's own documents");
+    let expected_cost: std::collections::BTreeSet<String> =
+        expected_all.union(&names(&Metric::COST)).cloned().collect();
+    assert_eq!(
+        with_cost, expected_cost,
+        "cost_metrics = true adds billed duration and GB-seconds"
+    );
+
+    let guide: String = include_str!("../../docs/deploy.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let per_function = all.len();
+    let fixed = per_function + own.len();
+    for phrase in [
+        format!("adds up to {per_function} metrics under its `FunctionName`"),
+        format!("{} counts, from `Invocations` to `InitFailures`", Metric::COUNTS.len()),
+        format!("and {} values,", Metric::VALUES.len()),
+        format!("the same {per_function} metrics with no dimensions"),
+        format!("own {} `Processor` metrics", own.len()),
+        format!("`({per_function} × N + {fixed}) × $0.30`"),
+        format!("drops the {} value metrics", Metric::VALUES.len()),
+        format!("`({} × N + {}) ×", counts_only.len(), counts_only.len() + own.len()),
+        format!("adds {} value metrics per function", Metric::COST.len()),
+        format!("`({} × N + {}) ×", with_cost.len(), with_cost.len() + own.len()),
+    ] {
+        assert!(guide.contains(&phrase), "docs/deploy.md should say {phrase:?}");
+    }
+}
+
+#[test]
+fn cost_metrics_carry_each_invocations_billed_duration_and_gb_seconds_when_asked_for() {
+    let json_report = |billed: &str| {
+        format!(
+            r#"{{"time":"2026-11-29T10:00:30.000Z","type":"platform.report","record":{{"requestId":"{A}","metrics":{{"durationMs":29990.0{billed}}},"status":"success"}}}}"#
+        )
+    };
+    /// (case, config, lines, expected billed ms and GB-seconds).
+    type CostCase = (&'static str, &'static str, Vec<String>, Option<(f64, f64)>);
+    let cases: [CostCase; 5] = [
+        (
+            "a text REPORT: 3,117 billed ms at 1,024 MB",
+            "cost_metrics = true",
+            vec![
+                start(A),
+                format!(
+                    "REPORT RequestId: {A}\tDuration: 3004.92 ms\tBilled Duration: 3117 ms\tMemory Size: 1024 MB\tMax Memory Used: 33 MB\tInit Duration: 111.23 ms\n"
+                ),
+            ],
+            Some((3117.0, 3.117)),
+        ),
+        (
+            "a JSON platform.report: 30,000 billed ms at 512 MB",
+            "cost_metrics = true",
+            vec![json_report(r#","billedDurationMs":30000,"memorySizeMB":512"#)],
+            Some((30_000.0, 15.0)),
+        ),
+        (
+            "a report without billed duration or memory (Managed Instances) carries none",
+            "cost_metrics = true",
+            vec![json_report("")],
+            None,
+        ),
+        ("off by default", "", vec![start(A), report(A, 100.0, "")], None),
+        (
+            "value_metrics = false does not turn them off",
+            "cost_metrics = true\nvalue_metrics = false",
+            vec![start(A), report(A, 100.0, "")],
+            Some((100.0, 0.0125)),
+        ),
+    ];
+    for (name, config, lines, expected) in cases {
+        let outcomes = run(&mut processor(config), &[batch("uploader", &lines)]);
+        let docs: Vec<Value> = outcomes
+            .iter()
+            .flat_map(|o| &o.documents)
+            .map(|d| serde_json::from_str::<Value>(d).unwrap())
+            .filter(|d| d["FunctionName"] == "uploader")
+            .collect();
+        assert_eq!(
+            docs.iter().map(|d| d["Invocations"].as_i64().unwrap_or(0)).sum::<i64>(),
+            1,
+            "{name}: the invocation is counted"
+        );
+        let values = |metric: &str| -> Vec<f64> {
+            docs.iter()
+                .filter_map(|d| d.get(metric))
+                .flat_map(|v| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+                .collect()
+        };
+        match expected {
+            Some((billed, gb_seconds)) => {
+                assert_eq!(values("BilledDuration"), vec![billed], "{name}");
+                let got = values("GBSeconds");
+                assert!(got.len() == 1 && (got[0] - gb_seconds).abs() < 1e-9, "{name}: {got:?}");
+                let unit = |metric: &str| {
+                    docs.iter()
+                        .flat_map(|d| d["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array().unwrap().clone())
+                        .find(|m| m["Name"] == metric)
+                        .map(|m| m["Unit"].as_str().unwrap().to_string())
+                };
+                assert_eq!(unit("BilledDuration").as_deref(), Some("Milliseconds"), "{name}");
+                assert_eq!(unit("GBSeconds").as_deref(), Some("None"), "{name}");
+            }
+            None => {
+                assert!(
+                    docs.iter()
+                        .all(|d| d.get("BilledDuration").is_none() && d.get("GBSeconds").is_none()),
+                    "{name}: {docs:?}"
+                );
+            }
+        }
+    }
+}
