@@ -58,6 +58,16 @@ pub fn source_word(source: TimeoutSource) -> &'static str {
     }
 }
 
+/// Where a timeout came from, as a phrase for a notice's prose (`Timeout: 300s (...)`); reports
+/// and tables use [`source_word`].
+pub fn source_phrase(source: TimeoutSource) -> &'static str {
+    match source {
+        TimeoutSource::Config => "from the config",
+        TimeoutSource::Learned => "learned from the function's own timeouts",
+        TimeoutSource::Default => "the default; set it in the config",
+    }
+}
+
 /// The notes about durations that the replay summary and the CloudWatch report share: a p95 close
 /// to the timeout (chunks too big), near-timeouts, and short runs (chunks too small).
 pub fn duration_notes(

@@ -3,23 +3,18 @@
 
 mod common;
 
-use common::{event_files, sample_config};
-use lambda_watchdog::driver::Driver;
+use common::{replay_samples_with, sample_config};
 use lambda_watchdog::notify::{Kind, Notice, sns};
-use lambda_watchdog::processor::{Clock, Processor};
-use lambda_watchdog::replay;
+use lambda_watchdog::testing::percent_decode;
 
 /// Every notice a replay of the samples makes, in order, with the samples' Region configured.
 fn sample_notices() -> Vec<Notice> {
     let mut config = sample_config();
     config.notices.region = Some("us-east-1".into());
-    let driver = Driver::new(Processor::new(config, Clock::FollowLogs, None, "lambda-watchdog"), None);
-    let mut notices: Vec<Notice> = event_files()
-        .iter()
-        .flat_map(|f| replay::replay_file(&driver, f, None).unwrap_or_else(|e| panic!("{e}")))
+    let notices: Vec<Notice> = replay_samples_with(config)
+        .into_iter()
         .flat_map(|ingested| ingested.notices)
         .collect();
-    notices.extend(driver.flush().notices);
     assert!(
         notices.iter().filter(|n| n.kind == Kind::Alert).count() >= 10,
         "the samples call for alerts: {notices:?}"
@@ -53,31 +48,12 @@ fn sample_spans(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Percent-decoding, after `$` (the console's fragment) or `*` (Logs Insights values) is
-/// turned back into `%`.
-fn decode(s: &str, escape: char) -> String {
-    let s = s.replace(escape, "%");
-    let mut out = Vec::new();
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
 /// The (start, end) of a Logs Insights link, as `2026-11-29T10:00:00.000Z`.
 fn insights_window(link: &str) -> (String, String) {
-    let state = decode(link.split("logs-insights").nth(1).unwrap(), '$');
+    let state = percent_decode(link.split("logs-insights").nth(1).unwrap(), '$');
     let value = |key: &str| {
         let rest = state.split(&format!("{key}~'")).nth(1).unwrap();
-        decode(rest.split('~').next().unwrap(), '*')
+        percent_decode(rest.split('~').next().unwrap(), '*')
     };
     (value("start"), value("end"))
 }

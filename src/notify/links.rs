@@ -83,20 +83,7 @@ mod tests {
 
     /// Undoes the `$` and percent encoding, as the console does.
     fn decode(s: &str) -> String {
-        let s = s.replace('$', "%");
-        let bytes = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'%' {
-                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            } else {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).unwrap()
+        crate::testing::percent_decode(s, '$')
     }
 
     #[test]

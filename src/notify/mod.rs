@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::bounded::BoundedMap;
 use crate::config::Config;
 use crate::metrics::Metric;
-use crate::present::seconds;
+use crate::present::{self, seconds};
 use crate::processor::{Evidence, InvocationRecord, Timeout, TimeoutSource, minute_start, truncate};
 use advice::{Advice, Direction, Run};
 
@@ -593,14 +593,6 @@ fn clock(ms: i64) -> String {
     links::iso8601(ms)[11..19].to_string()
 }
 
-fn source_words(t: Timeout) -> &'static str {
-    match t.source {
-        TimeoutSource::Config => "from the config",
-        TimeoutSource::Learned => "learned from the function's own timeouts",
-        TimeoutSource::Default => "the default; set it in the config",
-    }
-}
-
 impl Notice {
     /// Where the logs come from, short: `123456789012, eu-west-1` (the body lists several
     /// accounts of a summary).
@@ -682,7 +674,12 @@ impl Notice {
             );
         }
         if let Some(t) = self.timeout {
-            let _ = writeln!(out, "Timeout: {} ({}).", seconds(t.seconds * 1000.0), source_words(t));
+            let _ = writeln!(
+                out,
+                "Timeout: {} ({}).",
+                seconds(t.seconds * 1000.0),
+                present::source_phrase(t.source)
+            );
         }
         if let Some(a) = &self.advice {
             let _ = writeln!(out);

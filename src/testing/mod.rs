@@ -10,6 +10,27 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::json;
 
+/// Undoes the percent-encoding of a console link's part, after `escape` (the console's `$` in
+/// its fragment, Logs Insights' `*` in its query values) is turned back into `%`.
+///
+/// Panics on a `%` without two hex digits after it, or on bytes that are not UTF-8.
+pub fn percent_decode(s: &str, escape: char) -> String {
+    let s = s.replace(escape, "%");
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).expect("two hex digits after %"));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).expect("a percent-encoded UTF-8 text")
+}
+
 /// Gzips and base64-encodes (padded STANDARD) a decoded subscription message.
 pub fn encode_batch(decoded: &[u8]) -> String {
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use lambda_watchdog::config::DEFAULT_MAX_DECODED_BYTES;
 use lambda_watchdog::decode::decode_payload;
+use lambda_watchdog::driver::{Driver, Ingested};
 use lambda_watchdog::processor::{Clock, Outcome, Processor};
 use lambda_watchdog::testing::encode_batch;
 use lambda_watchdog::{Config, replay};
@@ -33,16 +34,24 @@ pub fn event_files() -> Vec<PathBuf> {
 
 /// Replays every sample file through one driver (processor and notifier), as the CLI does.
 pub fn replay_samples() -> Vec<Outcome> {
-    let processor = Processor::new(sample_config(), Clock::FollowLogs, None, "lambda-watchdog");
-    let driver = lambda_watchdog::driver::Driver::new(processor, None);
-    let mut outcomes: Vec<Outcome> = event_files()
+    replay_samples_with(sample_config())
+        .into_iter()
+        .map(|ingested| ingested.outcome)
+        .collect()
+}
+
+/// Replays every sample file with `config` through one driver, as the CLI does: what each batch
+/// gave, outcome and notices, and last what the end of the replay settled.
+pub fn replay_samples_with(config: Config) -> Vec<Ingested> {
+    let processor = Processor::new(config, Clock::FollowLogs, None, "lambda-watchdog");
+    let driver = Driver::new(processor, None);
+    let mut ingested: Vec<Ingested> = event_files()
         .iter()
         .flat_map(|f| replay::replay_file(&driver, f, None).unwrap_or_else(|e| panic!("{e}")))
-        .map(|ingested| ingested.outcome)
         .collect();
     // The end of the replay: what waited for a later batch is settled, as `replay` does.
-    outcomes.push(driver.flush().outcome);
-    outcomes
+    ingested.push(driver.flush());
+    ingested
 }
 
 /// The expected totals the generator wrote next to the samples.
