@@ -126,13 +126,14 @@ fn every_map_full() -> (usize, usize) {
     PEAK.store(before, Ordering::Relaxed);
     let mut p = Processor::new(config, Clock::FollowLogs, None, "lambda-watchdog");
     let mut notifier = Notifier::new("us-east-1");
-    let mut n = 0;
+    let batches = std::cell::Cell::new(0);
     let mut run = |function: &str, stream: usize| {
+        let n = batches.get();
         // All within one cooldown window, so occurrences are merged and remembered, not sent.
         let message = timeouts_batch(function, stream, n, T0 + n as i64);
         let outcome = p.handle_message(&message);
         drop(notifier.notices_for(p.config(), &outcome.invocations));
-        n += 1;
+        batches.set(n + 1);
     };
     // Every function, each with enough timeouts to fill its occurrence times; batches and streams
     // past their caps.
@@ -144,6 +145,12 @@ fn every_map_full() -> (usize, usize) {
     for i in 0..MAX_CHUNKED_FUNCTIONS * MAX_RUNS_PER_FUNCTION.div_ceil(TIMEOUTS_PER_BATCH) {
         run(&function(i % MAX_CHUNKED_FUNCTIONS), i % (2 * MAX_STREAMS));
     }
+    // Then batch fingerprints past theirs.
+    while batches.get() <= MAX_BATCHES {
+        let n = batches.get();
+        run(&function(n % MAX_FUNCTIONS), n % (2 * MAX_STREAMS));
+    }
+    let n = batches.get();
     assert!(n > MAX_BATCHES && n * 2 > MAX_COUNTED, "every cap passed");
     let peak = PEAK.load(Ordering::Relaxed) - before;
     let kept = CURRENT.load(Ordering::Relaxed) - before;

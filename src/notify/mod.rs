@@ -27,14 +27,15 @@ use advice::{Advice, Direction, Run};
 
 // The caps of the warm container's notice state. Filled to them all, with the processor's maps
 // too, the heap stays under 64 MB (`cargo bench --bench memory`).
-/// (function, class) pairs whose cooldown and merge count are remembered.
-pub const MAX_ALERT_KEYS: usize = 10_000;
+/// (function, class) pairs whose cooldown and merge count are remembered: a class in alert for
+/// every remembered function ([`crate::processor::MAX_FUNCTIONS`]).
+pub const MAX_ALERT_KEYS: usize = 5_000;
 /// Occurrence times kept per (function, class): enough for the largest threshold allowed.
 pub const MAX_RECENT_PER_KEY: usize = crate::config::MAX_THRESHOLD as usize;
 /// Chunked workers whose recent runs, chunk size and last advice are remembered.
 pub const MAX_CHUNKED_FUNCTIONS: usize = 1_000;
-/// Recent runs kept per chunked worker.
-pub const MAX_RUNS_PER_FUNCTION: usize = 500;
+/// Recent runs kept per chunked worker: the advice's percentiles need tens, not hundreds.
+pub const MAX_RUNS_PER_FUNCTION: usize = 200;
 const MAX_SAMPLE_LINE_BYTES: usize = 1_000;
 const MAX_CONTEXT_LINE_BYTES: usize = 300;
 

@@ -73,14 +73,16 @@ use stream::{BatchMarks, Boundary, Orphan, Pos, StreamState};
 
 /// Log streams remembered.
 pub const MAX_STREAMS: usize = 20_000;
-/// Invocations remembered: those that can go on in a later batch, a few per log stream.
-pub const MAX_TRACKED: usize = 60_000;
+/// Invocations remembered: those that can go on in a later batch. A log stream runs one
+/// invocation at a time, and a reported one is remembered while a later batch could change its
+/// outcome: a little over one per remembered stream.
+pub const MAX_TRACKED: usize = 25_000;
 /// Batches remembered to skip a delivery that comes again.
 pub const MAX_BATCHES: usize = 100_000;
 /// The same bound under the name the memory benchmark reads.
 pub const MAX_COUNTED: usize = MAX_TRACKED;
 /// Functions whose settings and learned timeouts are remembered.
-pub const MAX_FUNCTIONS: usize = 10_000;
+pub const MAX_FUNCTIONS: usize = 5_000;
 /// Learned timeouts remembered per function.
 const MAX_LEARNED: usize = 8;
 
@@ -296,7 +298,7 @@ struct Tracked {
     due: Option<i64>,
     /// What this container last added to the shared state for it: a batch that adds nothing
     /// to that costs no call.
-    sent: Option<Facts>,
+    sent: Option<Box<Facts>>,
 }
 
 impl Tracked {
@@ -324,9 +326,11 @@ pub struct Processor {
     clock: Clock,
     own_log_group: Option<String>,
     processor_name: String,
-    streams: BoundedMap<u64, StreamState>,
+    /// Boxed, like `tracked`: a map's slots are its values, and a full map has about twice as
+    /// many slots as entries.
+    streams: BoundedMap<u64, Box<StreamState>>,
     /// Keyed by a 64-bit hash of (log group, log stream, request id).
-    tracked: BoundedMap<u64, Tracked>,
+    tracked: BoundedMap<u64, Box<Tracked>>,
     /// Fingerprints of the batches processed ([`batch_fingerprint`]).
     batches: BoundedMap<u64, ()>,
     /// Per function, the timeouts learned from its own timeouts, by the time they happened.
@@ -815,7 +819,7 @@ impl Processor {
                 }
             }
         }
-        let stream = self.streams.get_or_insert_with(stream_key, StreamState::default);
+        let stream = self.streams.get_or_insert_with(stream_key, Box::default);
         stream.positional |= positional;
         // Shared, every batch adds its positions: the batch whose head needs them may be
         // another container's, of a stream this one never saw a line without a request id of.
@@ -834,7 +838,7 @@ impl Processor {
                 });
             }
         }
-        let stream = self.streams.get_or_insert_with(stream_key, StreamState::default);
+        let stream = self.streams.get_or_insert_with(stream_key, Box::default);
         stream.concurrent |= concurrent;
         let (moved, forgotten) = stream.insert(marks, orphan);
         for m in moved {
@@ -899,11 +903,11 @@ impl Processor {
                     t.expired = true;
                 }
                 self.settle(k, now, acc);
-                self.tracked.insert(k, Tracked::new(id, &names, stream_key));
+                self.tracked.insert(k, Box::new(Tracked::new(id, &names, stream_key)));
             }
             let tracked = self
                 .tracked
-                .get_or_insert_with(k, || Tracked::new(id, &names, stream_key));
+                .get_or_insert_with(k, || Box::new(Tracked::new(id, &names, stream_key)));
             tracked.own.merge(&inv.facts);
             tracked.start = tracked.start.or(started);
             tracked.report = tracked.report.or(inv.reported_at.map(pos));
@@ -1064,7 +1068,7 @@ impl Processor {
             want = want.without(HELD_BACK);
             hold_until(t, due, k, now.saturating_add(hold));
             if let Some(at) = t.report {
-                let stream = streams.get_or_insert_with(t.stream_key, StreamState::default);
+                let stream = streams.get_or_insert_with(t.stream_key, Box::default);
                 if !stream.open.iter().any(|&(o, _)| o == k) {
                     stream.open.push((k, at));
                 }
@@ -1168,7 +1172,7 @@ impl Processor {
         // call: the container that added the last facts decided with all of them.
         keys.retain(|k| {
             let view = self.local_view(*k);
-            self.tracked.get(k).is_some_and(|t| t.sent.as_ref() != Some(&view))
+            self.tracked.get(k).is_some_and(|t| t.sent.as_deref() != Some(&view))
         });
         // This event's positions go in first. Whose heads they move (the heads' owners before
         // and after them) are decided here too.
@@ -1200,13 +1204,13 @@ impl Processor {
                 // A stream whose item holds heads: its invocations' facts include theirs.
                 if after.has_heads() {
                     self.streams
-                        .get_or_insert_with(share.stream_key, StreamState::default)
+                        .get_or_insert_with(share.stream_key, Box::default)
                         .positional = true;
                 }
                 for id in after.attributed().into_keys().chain(before.attributed().into_keys()) {
                     let k = invocation_key(&names.log_group, &names.log_stream, &id);
                     self.tracked
-                        .get_or_insert_with(k, || Tracked::new(&id, names, share.stream_key));
+                        .get_or_insert_with(k, || Box::new(Tracked::new(&id, names, share.stream_key)));
                     keys.push(k);
                 }
                 if view.tokens.len() > MAX_STREAM_TOKENS {
@@ -1297,7 +1301,7 @@ impl Processor {
                         let view = self.local_view(k);
                         let tokens = view.to_tokens();
                         if let Some(t) = self.tracked.get_mut(&k) {
-                            t.sent = Some(view);
+                            t.sent = Some(Box::new(view));
                         }
                         tokens
                     } else {
