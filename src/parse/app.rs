@@ -5,6 +5,10 @@
 //! Contract: [`parse_text_app`] reads any text, the empty line and lines cut mid-character
 //! included, and never panics; what it cannot find is `None`.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 use super::bytes::{first_line, number_at, token_end};
 use super::{AppLine, Level, is_request_id};
 use crate::signals::scan_line;
@@ -131,10 +135,14 @@ fn ruby_logger(message: &str) -> Option<(Level, Option<&str>, &str)> {
 /// the record (aws-lambda-ruby-runtime-interface-client, `LambdaLogger.log_error`), and older
 /// Java and custom runtimes that print the record after their own words.
 fn holds_error_record(text: &str) -> bool {
-    if text.contains("Error raised from handler method") {
+    // Built once: `memmem::find` builds its searcher on every call, and this runs for every
+    // application line without a level.
+    static RUBY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("Error raised from handler method"));
+    static ERROR_TYPE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"errorType\""));
+    if RUBY.find(text.as_bytes()).is_some() {
         return true;
     }
-    let Some(at) = memchr::memmem::find(text.as_bytes(), b"\"errorType\"") else {
+    let Some(at) = ERROR_TYPE.find(text.as_bytes()) else {
         return false;
     };
     // The object that holds the member: from the last `{` before it.

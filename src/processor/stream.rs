@@ -22,6 +22,9 @@
 //! invocation. A stream remembers its last [`MAX_SEGMENTS`] batches; a batch older than all of
 //! them is attributed with what is known.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 use smallvec::SmallVec;
 
 use super::facts::Facts;
@@ -244,6 +247,8 @@ impl StreamState {
 /// Only the lines that can be platform lines are parsed: text lines that begin with `START `,
 /// `END ` or `REPORT `, JSON lines that mention `"platform.`.
 pub fn overlapping_invocations(events: &[LogEvent<'_>]) -> bool {
+    // Built once: `memmem::find` builds its searcher on every call.
+    static PLATFORM: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"platform."));
     let mut in_flight: SmallVec<[&str; 4]> = SmallVec::new();
     for event in events {
         let text = event.message.as_ref();
@@ -252,7 +257,7 @@ pub fn overlapping_invocations(events: &[LogEvent<'_>]) -> bool {
             Some(b'S') => text.starts_with("START "),
             Some(b'E') => text.starts_with("END "),
             Some(b'R') => text.starts_with("REPORT "),
-            Some(b'{') => memchr::memmem::find(b, b"\"platform.").is_some(),
+            Some(b'{') => PLATFORM.find(b).is_some(),
             _ => false,
         };
         if !candidate {
