@@ -190,3 +190,29 @@ fn plain_log_files_replay_with_their_log_group() {
     assert_eq!(f["timeout"]["seconds"], 3.0);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn replay_counts_the_same_through_its_in_process_state_as_without_shared_state() {
+    let sums = |args: &[&str]| {
+        let out = run(args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let documents: Vec<String> = stdout(&out).lines().map(str::to_string).collect();
+        lambda_watchdog::testing::fleet::sums(&documents)
+    };
+    let shared = sums(&["replay", "--output", "emf", "events/"]);
+    let alone = sums(&["replay", "--output", "emf", "--no-shared-state", "events/"]);
+    assert!(shared.keys().any(|(_, _, m)| m == "Timeouts"), "{shared:?}");
+    lambda_watchdog::testing::fleet::assert_same_cells(&alone, &shared);
+    // The same folder given twice: every batch comes again, and neither way counts it twice.
+    let twice = sums(&["replay", "--output", "emf", "events/", "events/"]);
+    lambda_watchdog::testing::fleet::assert_same_cells(&shared, &twice);
+    let twice_alone = sums(&["replay", "--output", "emf", "--no-shared-state", "events/", "events/"]);
+    lambda_watchdog::testing::fleet::assert_same_cells(&alone, &twice_alone);
+}
+
+#[test]
+fn a_state_table_and_no_shared_state_cannot_be_asked_for_together() {
+    let out = run(&["replay", "--state-table", "t", "--no-shared-state", "events/"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--no-shared-state"), "{}", stderr(&out));
+}

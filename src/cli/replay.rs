@@ -14,7 +14,7 @@ use crate::logging;
 use crate::notify::sns::{Publisher, message_for};
 use crate::processor::{Clock, Processor};
 use crate::replay::{collect, replay_file};
-use crate::state::{Dynamo, Store};
+use crate::state::{Dynamo, Memory, Store};
 use crate::summary::Summary;
 
 /// Options of `replay`.
@@ -42,10 +42,14 @@ pub struct Args {
     #[arg(long)]
     topic_arn: Option<String>,
     /// Decide counts through this DynamoDB table, as a fleet of containers does (the
-    /// environment's Region and credentials, and `AWS_ENDPOINT_URL`); without it, replay
-    /// decides alone, as one warm container.
-    #[arg(long, value_name = "NAME")]
+    /// environment's Region and credentials, and `AWS_ENDPOINT_URL`); without it, through the
+    /// same shared-state code with the table kept in this process.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_shared_state")]
     state_table: Option<String>,
+    /// Decide counts in the container alone, with no shared state at all, as a deployment with
+    /// `SharedState=Disabled` does.
+    #[arg(long)]
+    no_shared_state: bool,
     /// Files or folders: *.json events (direct, Kinesis, decoded, or arrays of them), *.log/*.txt lines.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
@@ -81,12 +85,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let clock = args.now.map_or(Clock::FollowLogs, Clock::Fixed);
     let mut processor = Processor::new(config, clock, None, "lambda-watchdog");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // The same code the Lambda function runs with its table: DynamoDB when named, else the
+    // table's in-process stand-in.
     let mut state_store = None;
     if let Some(table) = &args.state_table {
         let dynamo = runtime.block_on(Dynamo::from_env(table.clone()))?;
-        let store = Arc::new(Store::Dynamo(dynamo));
-        processor = processor.with_store(Arc::clone(&store));
-        state_store = Some(store);
+        state_store = Some(Arc::new(Store::Dynamo(dynamo)));
+    } else if !args.no_shared_state {
+        state_store = Some(Arc::new(Store::Memory(Memory::default())));
+    }
+    if let Some(store) = &state_store {
+        processor = processor.with_store(Arc::clone(store));
     }
     let publisher = if args.publish {
         let topic = args
