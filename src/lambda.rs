@@ -249,8 +249,8 @@ mod scheduled_tests {
             .await
             .expect("the scheduled report succeeds");
         assert_eq!(
-            response["report"],
-            "lambda-watchdog report (24h): 9 timeouts in 1 of 1 functions"
+            response["report"], "lambda-watchdog report (24h, us-east-1): 9 timeouts in 1 of 1 functions",
+            "the subject names the client's Region"
         );
         assert_eq!(response["functions"], 1);
         assert_eq!(

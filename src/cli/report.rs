@@ -116,7 +116,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = runtime.block_on(async {
         let sdk = sdk_loader(args.region.as_deref(), args.profile.as_deref()).load().await;
         let client = aws_sdk_cloudwatch::Client::new(&sdk);
-        report::generate(&client, &config, &request, Backoff::default()).await
+        let region = sdk.region().map(ToString::to_string);
+        report::generate(&client, &config, &request, Backoff::default())
+            .await
+            .map(|report| report.in_region(region))
     })?;
 
     let mut stdout = std::io::stdout().lock();

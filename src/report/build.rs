@@ -255,6 +255,8 @@ pub struct WindowInfo {
 pub struct Report {
     /// The watchdog's namespace.
     pub namespace: String,
+    /// The Region whose metrics were read, when the caller knows it.
+    pub region: Option<String>,
     /// The time range.
     pub window: WindowInfo,
     /// Per function, worst first; functions without data last.
@@ -407,6 +409,7 @@ pub fn build(plan: &Plan, fetched: &Fetched, config: &Config) -> Report {
     };
     Report {
         namespace: plan.namespace.clone(),
+        region: None,
         window: WindowInfo {
             start: rfc3339(plan.window.start),
             end: rfc3339(plan.window.end),
@@ -590,9 +593,19 @@ impl Report {
         self.range
     }
 
+    /// The report with the Region its metrics were read from, named in its heading, subject and
+    /// JSON.
+    pub fn in_region(mut self, region: Option<String>) -> Report {
+        self.region = region;
+        self
+    }
+
     /// A one-line subject: how many timed out, where, over what.
     pub fn subject(&self) -> String {
-        let span = human_span(self.window.seconds);
+        let span = match &self.region {
+            Some(region) => format!("{}, {region}", human_span(self.window.seconds)),
+            None => human_span(self.window.seconds),
+        };
         let timeouts = self.fleet.counts.get(Metric::Timeouts.name()).copied().unwrap_or(0);
         let with = self
             .functions
@@ -618,10 +631,11 @@ impl Report {
 
     fn heading(&self) -> String {
         format!(
-            "{} to {} UTC ({}), namespace {}, {} function(s), {} with data",
+            "{} to {} UTC ({}), {}namespace {}, {} function(s), {} with data",
             short_time(self.range.start),
             short_time(self.range.end),
             human_span(self.window.seconds),
+            self.region.as_ref().map_or_else(String::new, |r| format!("{r}, ")),
             self.namespace,
             self.fleet.functions,
             self.fleet.with_data
@@ -1104,5 +1118,31 @@ mod tests {
         assert_eq!(percent(Some(0.00001)), "<0.01%");
         assert_eq!(column_period(300), "5MIN");
         assert_eq!(per_period(3600), "in one hour");
+    }
+
+    #[test]
+    fn the_region_read_is_named_in_every_format_and_left_out_when_unknown() {
+        let report = recorded().in_region(Some("eu-west-1".into()));
+        for format in [Format::Table, Format::Markdown] {
+            let text = report.render(format);
+            let heading = text.lines().find(|l| l.contains("namespace")).unwrap();
+            assert!(heading.contains("UTC (2h), eu-west-1, namespace"), "{heading}");
+        }
+        let json: serde_json::Value = serde_json::from_str(&report.render(Format::Json)).unwrap();
+        assert_eq!(json["region"], "eu-west-1");
+        assert!(
+            report.subject().starts_with("lambda-watchdog report (2h, eu-west-1): "),
+            "{}",
+            report.subject()
+        );
+        let unknown = recorded();
+        assert!(!unknown.render(Format::Table).contains(", , namespace"));
+        assert!(
+            unknown.subject().starts_with("lambda-watchdog report (2h): "),
+            "{}",
+            unknown.subject()
+        );
+        let json: serde_json::Value = serde_json::from_str(&unknown.render(Format::Json)).unwrap();
+        assert!(json["region"].is_null());
     }
 }

@@ -304,7 +304,9 @@ pub async fn scheduled(
         // would exceed the compiler's query depth.
         None => aws_sdk_cloudwatch::Client::new(&Box::pin(aws_config::load_from_env()).await),
     };
-    let report = Box::pin(generate(&client, config, &request, Backoff::default())).await?;
+    let report = Box::pin(generate(&client, config, &request, Backoff::default()))
+        .await?
+        .in_region(client.config().region().map(ToString::to_string));
     let subject = report.subject();
     let text = report.render(Format::Table);
     let message_id = match publisher {
