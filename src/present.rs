@@ -172,6 +172,33 @@ pub fn markdown_table(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Epoch seconds as RFC 3339 in UTC, e.g. `2026-11-29T14:03:00Z`.
+pub fn rfc3339(seconds: i64) -> String {
+    use aws_sdk_cloudwatch::primitives::{DateTime, DateTimeFormat};
+    DateTime::from_secs(seconds)
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| seconds.to_string())
+}
+
+/// Epoch milliseconds as RFC 3339 in UTC with milliseconds, e.g. `2026-11-29T14:03:00.250Z`,
+/// as the console's links and Logs Insights take them.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let seconds = rfc3339(ms.div_euclid(1000));
+    format!("{}.{:03}Z", seconds.trim_end_matches('Z'), ms.rem_euclid(1000))
+}
+
+/// `10:01:46`: the time of day in UTC, to the second, from epoch milliseconds.
+pub fn time_of_day(ms: i64) -> String {
+    let t = rfc3339(ms.div_euclid(1000));
+    t.get(11..19).map_or(t.clone(), str::to_string)
+}
+
+/// `2026-11-29 14:03` from epoch seconds (UTC).
+pub fn short_time(at: i64) -> String {
+    let t = rfc3339(at);
+    t.get(..16).map_or(t.clone(), |s| s.replace('T', " "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

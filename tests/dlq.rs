@@ -174,7 +174,7 @@ impl Fleet {
             .unwrap();
         let record = serde_json::json!({
             "version": "1.0",
-            "timestamp": lambda_watchdog::notify::links::iso8601(wall_ms()),
+            "timestamp": lambda_watchdog::present::rfc3339_ms(wall_ms()),
             "requestContext": {
                 "requestId": OUT_OF_MEMORY,
                 "functionArn": format!("arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}:$LATEST"),

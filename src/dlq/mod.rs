@@ -569,7 +569,7 @@ impl DeadLetterNotice {
             self.queue.name,
             self.queue.region,
             self.queue.account,
-            &links::iso8601(self.at_ms)[..19].replace('T', " ")
+            &crate::present::rfc3339_ms(self.at_ms)[..19].replace('T', " ")
         );
         let count = |n: Option<u64>| n.map_or("unknown".to_string(), |n| n.to_string());
         let _ = writeln!(
@@ -607,7 +607,11 @@ impl DeadLetterNotice {
                 } else {
                     "Failed"
                 };
-                let _ = writeln!(out, "  {label} at {} UTC", &links::iso8601(t)[..23].replace('T', " "));
+                let _ = writeln!(
+                    out,
+                    "  {label} at {} UTC",
+                    &crate::present::rfc3339_ms(t)[..23].replace('T', " ")
+                );
             }
             if !m.request_ids.is_empty() {
                 let _ = writeln!(out, "  Request id: {}", m.request_ids.join(", "));
@@ -626,7 +630,7 @@ impl DeadLetterNotice {
                 let _ = writeln!(
                     out,
                     "    {} {}",
-                    &links::iso8601(l.timestamp_ms)[11..23],
+                    &crate::present::rfc3339_ms(l.timestamp_ms)[11..23],
                     l.message.replace('\n', "\n      ")
                 );
             }
@@ -687,7 +691,12 @@ impl DeadLetterNotice {
             if !m.lines.is_empty() {
                 let _ = writeln!(out, "```");
                 for l in &m.lines {
-                    let _ = writeln!(out, "{} {}", &links::iso8601(l.timestamp_ms)[11..23], l.message);
+                    let _ = writeln!(
+                        out,
+                        "{} {}",
+                        &crate::present::rfc3339_ms(l.timestamp_ms)[11..23],
+                        l.message
+                    );
                 }
                 let _ = writeln!(out, "```");
             }

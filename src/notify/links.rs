@@ -55,8 +55,8 @@ fn insights_value(s: &str) -> String {
 pub fn insights(region: &str, log_group: &str, query: &str, start_ms: i64, end_ms: i64) -> String {
     let state = format!(
         "~(end~'{}~start~'{}~timeType~'ABSOLUTE~tz~'UTC~editorString~'{}~source~(~'{}))",
-        insights_value(&iso8601(end_ms)),
-        insights_value(&iso8601(start_ms)),
+        insights_value(&crate::present::rfc3339_ms(end_ms)),
+        insights_value(&crate::present::rfc3339_ms(start_ms)),
         insights_value(query),
         insights_value(log_group)
     );
@@ -65,16 +65,6 @@ pub fn insights(region: &str, log_group: &str, query: &str, start_ms: i64, end_m
         base(region),
         dollar(&encode_uri_component(&format!("?queryDetail={state}")))
     )
-}
-
-/// `2026-11-29T10:00:00.000Z` for an epoch-ms instant: always 24 characters, milliseconds
-/// included, so that callers can cut the time of day out of it.
-pub fn iso8601(ms: i64) -> String {
-    use aws_sdk_sns::primitives::{DateTime, DateTimeFormat};
-    let seconds = DateTime::from_secs(ms.div_euclid(1000))
-        .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into());
-    format!("{}.{:03}Z", seconds.trim_end_matches('Z'), ms.rem_euclid(1000))
 }
 
 #[cfg(test)]
@@ -131,8 +121,11 @@ mod tests {
 
     #[test]
     fn iso_times_are_utc() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(1_795_946_401_123), "2026-11-29T10:00:01.123Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(crate::present::rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            crate::present::rfc3339_ms(1_795_946_401_123),
+            "2026-11-29T10:00:01.123Z"
+        );
+        assert_eq!(crate::present::rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

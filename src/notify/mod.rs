@@ -589,11 +589,6 @@ impl<'a> Excerpt<'a> {
     }
 }
 
-/// `10:01:46`: the time of day, to the second.
-fn clock(ms: i64) -> String {
-    links::iso8601(ms)[11..19].to_string()
-}
-
 impl Notice {
     /// Where the logs come from, short: `123456789012, eu-west-1` (the body lists several
     /// accounts of a summary).
@@ -628,8 +623,14 @@ impl Notice {
         let head = "[watchdog] ";
         let origin = self.origin();
         let tails = [
-            format!(": {what} at {} UTC ({origin})", clock(self.window_ms.0)),
-            format!(": {what} at {} UTC ({origin})", &clock(self.window_ms.0)[..5]),
+            format!(
+                ": {what} at {} UTC ({origin})",
+                crate::present::time_of_day(self.window_ms.0)
+            ),
+            format!(
+                ": {what} at {} UTC ({origin})",
+                &crate::present::time_of_day(self.window_ms.0)[..5]
+            ),
             format!(": {what} ({origin})"),
         ];
         let fits = |tail: &String| head.len() + tail.chars().count() + self.function.chars().count().min(16);
@@ -652,7 +653,7 @@ impl Notice {
     /// The readable text for e-mail and chat.
     pub fn text(&self) -> String {
         let mut out = String::new();
-        let stamp = |ms: i64| links::iso8601(ms);
+        let stamp = |ms: i64| crate::present::rfc3339_ms(ms);
         let (from, to) = (stamp(self.window_ms.0), stamp(self.window_ms.1));
         let _ = writeln!(out, "{}", self.subject());
         let _ = writeln!(

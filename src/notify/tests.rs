@@ -398,7 +398,10 @@ fn the_window_covers_a_timeouts_early_lines_in_seconds_and_no_line_is_quoted_twi
     let first_sample = alert.samples.iter().map(|s| s.timestamp_ms).min().unwrap();
     let last_sample = alert.samples.iter().map(|s| s.until_ms).max().unwrap();
     assert!(
-        window.starts_with(&format!("Window: {} to ", &links::iso8601(first_sample)[11..19])),
+        window.starts_with(&format!(
+            "Window: {} to ",
+            &crate::present::rfc3339_ms(first_sample)[11..19]
+        )),
         "{window}\n{text}"
     );
     assert!(window.contains(" to 10:02:48 UTC on 2026-11-29"), "{window}");

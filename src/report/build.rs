@@ -540,11 +540,7 @@ fn notes(f: &FunctionReport, near_ratio: f64, period: i64) -> Vec<String> {
     notes
 }
 
-/// `2026-11-29 14:03` from epoch seconds (UTC).
-pub fn short_time(at: i64) -> String {
-    let t = rfc3339(at);
-    t.get(..16).map_or(t.clone(), |s| s.replace('T', " "))
-}
+pub use crate::present::short_time;
 
 /// A span of seconds as people say it: `90m`, `24h`, `7d`.
 pub fn human_span(seconds: i64) -> String {

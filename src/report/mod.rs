@@ -179,13 +179,7 @@ pub fn parse_time(text: &str) -> Result<i64, ReportError> {
         })
 }
 
-/// Epoch seconds as RFC 3339 in UTC, e.g. `2026-11-29T14:03:00Z`.
-pub fn rfc3339(seconds: i64) -> String {
-    use aws_sdk_cloudwatch::primitives::{DateTime, DateTimeFormat};
-    DateTime::from_secs(seconds)
-        .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| seconds.to_string())
-}
+pub use crate::present::rfc3339;
 
 /// Which functions a report covers: all, or those matching `--function` globs. A plain name (no
 /// glob characters) is always reported, even when CloudWatch has no metrics for it, so that a
