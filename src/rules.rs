@@ -3,9 +3,9 @@
 //! line costs no compile, no lookup and no allocation.
 //!
 //! A line is checked against all of a function's open rules in one pass per kind of pattern:
-//! - plain phrases (no regex syntax) in one Aho-Corasick automaton, SIMD-searched; only when it
-//!   finds one of them is each phrase confirmed with its own memchr searcher, so overlapping
-//!   phrases are all found;
+//! - plain phrases (no regex syntax) in one Aho-Corasick automaton whose overlapping search
+//!   reports every phrase in the line, also phrases inside or overlapping others, in one pass
+//!   (a single open phrase uses its own memchr searcher instead);
 //! - every other pattern in one `RegexSet`; `is_match` rules most lines out, and only a line it
 //!   accepts is asked which patterns matched.
 //!
@@ -26,8 +26,9 @@ pub const REGEX_SIZE_LIMIT: usize = 10 << 20;
 pub struct RuleMatcher {
     /// Bit `i`: rule `i` is a plain phrase.
     phrase_bits: u64,
-    /// All plain phrases, to rule a line out in one pass.
+    /// All plain phrases, searched for all at once; pattern `j` is rule `phrase_rules[j]`.
     phrases: Option<AhoCorasick>,
+    phrase_rules: Vec<usize>,
     /// Bit `i`: rule `i` is a regex.
     regex_bits: u64,
     /// All regex rules; pattern `j` of the set is rule `regex_rules[j]`.
@@ -64,6 +65,7 @@ impl RuleMatcher {
             match &rule.literal {
                 Some(finder) => {
                     matcher.phrase_bits |= 1 << i;
+                    matcher.phrase_rules.push(i);
                     phrases.push(finder.needle());
                 }
                 None => {
@@ -73,7 +75,12 @@ impl RuleMatcher {
             }
         }
         if !phrases.is_empty() {
-            matcher.phrases = Some(AhoCorasick::new(&phrases)?);
+            // Standard semantics: the only kind with an overlapping search.
+            matcher.phrases = Some(
+                AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .build(&phrases)?,
+            );
         }
         if !matcher.regex_rules.is_empty() {
             let patterns = || matcher.regex_rules.iter().map(|&i| rules[i].pattern.as_str());
@@ -104,18 +111,23 @@ impl RuleMatcher {
     pub fn matching(&self, rules: &[Rule], open: u64, line: &str) -> u64 {
         let mut found = 0;
         let phrases = open & self.phrase_bits;
-        if phrases != 0 {
-            // One phrase: its own searcher is the one pass. Several: the automaton first.
-            let candidates = phrases.count_ones() == 1 || self.phrases.as_ref().is_some_and(|ac| ac.is_match(line));
-            if candidates {
-                for r in bits(phrases) {
-                    if rules[r]
-                        .literal
-                        .as_ref()
-                        .is_some_and(|f| f.find(line.as_bytes()).is_some())
-                    {
-                        found |= 1 << r;
-                    }
+        if phrases.count_ones() == 1 {
+            // One phrase: its own searcher is the one pass.
+            let r = phrases.trailing_zeros() as usize;
+            if rules[r]
+                .literal
+                .as_ref()
+                .is_some_and(|f| f.find(line.as_bytes()).is_some())
+            {
+                found |= 1 << r;
+            }
+        } else if phrases != 0
+            && let Some(ac) = &self.phrases
+        {
+            for m in ac.find_overlapping_iter(line) {
+                found |= phrases & (1 << self.phrase_rules[m.pattern().as_usize()]);
+                if found & phrases == phrases {
+                    break;
                 }
             }
         }
@@ -204,5 +216,54 @@ mod tests {
         assert_eq!(matched(&config, 0b010, line), ["Deadlock"]);
         assert_eq!(matched(&config, 0b101, line), ["Api", "Other"]);
         assert_eq!(matched(&config, 0, line), Vec::<String>::new());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        /// Rules whose phrases share starts, sit inside each other and overlap, with regexes
+        /// beside them: what a one-pass search could get wrong.
+        const RULES: &[(&str, &str)] = &[
+            ("A", "API Rate"),
+            ("B", "API Rate Limit"),
+            ("C", "Rate Limit Exceeded"),
+            ("D", "Limit"),
+            ("E", "size="),
+            ("F", "chunk_size="),
+            ("G", r"(?i)dead\w*lock"),
+            ("H", r"code=\d{3}"),
+            ("I", "(?i)payment \\d+ declined"),
+        ];
+        const PIECES: &[&str] = &[
+            "API ",
+            "Rate ",
+            "Limit ",
+            "Exceeded",
+            "api rate",
+            "chunk_",
+            "size=",
+            "DeadLock",
+            "code=42",
+            "9",
+            "payment 7 declined",
+            "PAYMENT",
+            " ",
+            "x",
+        ];
+
+        proptest! {
+            #[test]
+            fn one_pass_finds_exactly_the_open_rules_whose_own_pattern_matches(
+                pieces in proptest::collection::vec(0..PIECES.len(), 0..12),
+                open in 0u64..(1 << RULES.len()),
+            ) {
+                let config = super::config(RULES);
+                let line: String = pieces.iter().map(|&i| PIECES[i]).collect();
+                let want = (0..RULES.len())
+                    .filter(|&r| open & (1 << r) != 0 && config.rules[r].pattern.is_match(&line))
+                    .fold(0u64, |bits, r| bits | 1 << r);
+                prop_assert_eq!(config.rule_matcher().matching(&config.rules, open, &line), want, "{:?}", line);
+            }
+        }
     }
 }
