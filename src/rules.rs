@@ -6,8 +6,14 @@
 //! - plain phrases (no regex syntax) in one Aho-Corasick automaton whose overlapping search
 //!   reports every phrase in the line, also phrases inside or overlapping others, in one pass
 //!   (a single open phrase uses its own memchr searcher instead);
-//! - every other pattern in one `RegexSet`; `is_match` rules most lines out, and only a line it
-//!   accepts is asked which patterns matched.
+//! - every other pattern through a prefilter first: the literals every match of it must begin
+//!   with (regex-syntax's prefix extraction), lower-cased, in one Aho-Corasick search of the
+//!   line lower-cased. ASCII lower-casing keeps byte offsets, so a match that begins with a
+//!   literal in any case leaves that literal, lower-cased, in the lowered line: the prefilter
+//!   never rules a matching line out, and it turns a case-insensitive pattern's hundreds of case
+//!   variants into one literal. The patterns that pass it (and those with no finite prefixes,
+//!   such as `\d+ failed`) then run: at most two on their own, more in one `RegexSet` whose
+//!   answers are kept only for them.
 //!
 //! The set holds all regex rules of the config, also those of other functions: a set per
 //! function could not be compiled at load (function names are known only from the logs), and
@@ -34,6 +40,36 @@ pub struct RuleMatcher {
     /// All regex rules; pattern `j` of the set is rule `regex_rules[j]`.
     regexes: Option<RegexSet>,
     regex_rules: Vec<usize>,
+    /// Bit `i`: regex rule `i` has no finite set of prefixes and runs on every line.
+    unfiltered: u64,
+    /// The regex rules' prefixes, lower-cased; pattern `j` is a prefix of rule `prefix_rules[j]`.
+    prefixes: Option<AhoCorasick>,
+    prefix_rules: Vec<usize>,
+}
+
+thread_local! {
+    /// The line lower-cased for the prefilter, reused from line to line.
+    static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The literals every match of `pattern` begins with, ASCII lower-cased and without repeats;
+/// `None` when there is no finite set of them (or one is empty: every line is a candidate).
+fn lowered_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let seq = regex_syntax::hir::literal::Extractor::new()
+        .kind(regex_syntax::hir::literal::ExtractKind::Prefix)
+        .extract(&hir);
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for literal in seq.literals()? {
+        let lowered = literal.as_bytes().to_ascii_lowercase();
+        if lowered.is_empty() {
+            return None;
+        }
+        if !out.contains(&lowered) {
+            out.push(lowered);
+        }
+    }
+    Some(out)
 }
 
 /// Why the rules could not be compiled together.
@@ -80,6 +116,25 @@ impl RuleMatcher {
                 AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::Standard)
                     .build(&phrases)?,
+            );
+        }
+        let mut prefixes: Vec<Vec<u8>> = Vec::new();
+        for &i in &matcher.regex_rules {
+            match lowered_prefixes(rules[i].pattern.as_str()) {
+                Some(found) => {
+                    for prefix in found {
+                        prefixes.push(prefix);
+                        matcher.prefix_rules.push(i);
+                    }
+                }
+                None => matcher.unfiltered |= 1 << i,
+            }
+        }
+        if !prefixes.is_empty() {
+            matcher.prefixes = Some(
+                AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::Standard)
+                    .build(&prefixes)?,
             );
         }
         if !matcher.regex_rules.is_empty() {
@@ -131,7 +186,26 @@ impl RuleMatcher {
                 }
             }
         }
-        let regexes = open & self.regex_bits;
+        let open_regexes = open & self.regex_bits;
+        let mut regexes = open_regexes & self.unfiltered;
+        if open_regexes & !self.unfiltered != 0
+            && let Some(ac) = &self.prefixes
+        {
+            LOWERED.with(|buffer| {
+                let mut lowered = buffer.borrow_mut();
+                lowered.clear();
+                lowered.extend(line.bytes().map(|b| b.to_ascii_lowercase()));
+                for m in ac.find_overlapping_iter(lowered.as_slice()) {
+                    regexes |= open_regexes & (1 << self.prefix_rules[m.pattern().as_usize()]);
+                    if regexes == open_regexes {
+                        break;
+                    }
+                }
+            });
+        }
+        if regexes == 0 {
+            return found;
+        }
         if regexes.count_ones() <= 2 {
             // Few open: their own regexes, so a rule already matched (or another function's)
             // cannot make the set say yes on every line and send it to a second scan.
@@ -233,6 +307,11 @@ mod tests {
             ("G", r"(?i)dead\w*lock"),
             ("H", r"code=\d{3}"),
             ("I", "(?i)payment \\d+ declined"),
+            ("J", "(?i)kelvin (timeout|deadline) exceeded"),
+            ("K", "^ERROR"),
+            ("L", r"\d+ failed"),
+            ("M", "[A-Z]{3}-\\d"),
+            ("N", "(?i)(?:ſtop|halt)ed"),
         ];
         const PIECES: &[&str] = &[
             "API ",
@@ -249,6 +328,18 @@ mod tests {
             "PAYMENT",
             " ",
             "x",
+            "\u{212A}ELVIN ",
+            "kelvin ",
+            "TIMEOUT exceeded",
+            "deadline Exceeded",
+            "ERROR",
+            "error",
+            " failed",
+            "ABC-",
+            "abc-",
+            "STOPPED",
+            "ſtopped",
+            "Halted",
         ];
 
         proptest! {
