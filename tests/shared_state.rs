@@ -160,24 +160,7 @@ fn a_table_that_fails_now_and_then_falls_back_loudly_and_loses_no_invocation() {
 fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_timeout() {
     // The first case, across containers: [START, END, REPORT 290 s of 300 s] in one,
     // ["Task timed out after 300.00 seconds"] later in another.
-    let stream = stream_of(
-        "/aws/lambda/scraper-a",
-        &[
-            (
-                0,
-                "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
-            ),
-            (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
-            (
-                290_000,
-                "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
-            ),
-            (
-                290_001,
-                "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
-            ),
-        ],
-    );
+    let stream = report_then_late_timeout_line();
     let config = "[defaults]\ntimeout_seconds = 300\n";
     let store = Arc::new(Store::Memory(Memory::default()));
     let deliveries = [
