@@ -141,12 +141,16 @@ fn replay_through_a_state_table_made_by_the_cli_counts_the_samples_as_replay_alo
     );
 }
 
-/// A fresh table on `moto` named `name`, and a store on it.
+/// A fresh table on `moto` named `name`, and a store on it. moto_server checks a condition and
+/// writes in two steps, so two overlapping conditional updates of one item can both succeed
+/// (seen here: two winners of one `attribute_not_exists` update among 8 at once), which DynamoDB
+/// never allows: the store runs one round of calls at a time, whichever container asks, while
+/// the containers themselves run at the same time.
 async fn table_on(moto: &Moto, name: &str) -> (aws_sdk_dynamodb::Client, Arc<Store>) {
     let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     create_table(&client, name).await.unwrap();
-    let store = Arc::new(Store::Dynamo(Dynamo::new(client.clone(), name).unwrap()));
-    (client, store)
+    let dynamo = Dynamo::new(client.clone(), name).unwrap().one_round_at_a_time();
+    (client, Arc::new(Store::Dynamo(dynamo)))
 }
 
 fn ten_minutes_of_fleet(seed: u64) -> fleet::Fleet {

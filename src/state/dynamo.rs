@@ -29,6 +29,8 @@ pub struct Dynamo {
     table: String,
     calls: Calls,
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Held for the whole of a round when rounds must not overlap ([`Dynamo::one_round_at_a_time`]).
+    turn: Option<std::sync::Mutex<()>>,
 }
 
 fn expires() -> AttributeValue {
@@ -119,7 +121,17 @@ impl Dynamo {
             table: table.into(),
             calls: Calls::default(),
             jobs: tx,
+            turn: None,
         })
+    }
+
+    /// Runs one round at a time, whichever thread asks: for a server whose writes to one item
+    /// are not atomic when they overlap (moto_server checks a condition and writes in two
+    /// steps, so two overlapping conditional updates can both succeed). DynamoDB needs none of
+    /// this; the calls of one round are to distinct items and still run in parallel.
+    pub fn one_round_at_a_time(mut self) -> Dynamo {
+        self.turn = Some(std::sync::Mutex::new(()));
+        self
     }
 
     /// A client for `table` from the environment (`AWS_REGION`, credentials, and
@@ -173,8 +185,10 @@ impl Dynamo {
                 let _ = tx.send(results);
             })
         });
+        let turn = self.turn.as_ref().map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
         let sent = self.jobs.send(job).is_ok();
         let results = if sent { rx.recv().ok() } else { None };
+        drop(turn);
         let results = results.unwrap_or_else(|| {
             (0..n)
                 .map(|_| {
