@@ -5,7 +5,7 @@
 //!
 //! The same protocol against DynamoDB (moto_server) is in `tests/state_dynamo.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lambda_watchdog::Processor;
@@ -13,7 +13,7 @@ use lambda_watchdog::state::{Memory, Store};
 use lambda_watchdog::testing::direct_event;
 use lambda_watchdog::testing::fleet::{
     self, Cells, Cut, FleetSpec, Rng, Stream, assert_same_cells, baseline, counter, data_message, deal,
-    direct_deliveries, processor, sums,
+    deal_concurrently, direct_deliveries, processor, sums,
 };
 use proptest::prelude::*;
 
@@ -47,6 +47,63 @@ fn a_fleet_dealt_to_eight_containers_that_share_state_counts_as_one_processor_do
         counter(&counters, "DuplicateBatches") > 0,
         "the repeated deliveries were recognised"
     );
+}
+
+#[test]
+fn a_fleet_dealt_to_sixteen_containers_running_at_once_counts_as_one_processor_does() {
+    // Each container is a thread of its own: their calls to the store interleave in any way the
+    // scheduler picks, and a stream's batches are processed in whatever order the threads reach
+    // them.
+    let fleet = fleet::generate(FleetSpec {
+        functions: 4,
+        streams_per_function: 4,
+        span_ms: 30 * 60_000,
+        start_ms: T_FLEET,
+        seed: 41,
+    });
+    let expected = baseline(&fleet);
+    let mut rng = Rng::new(4);
+    let deliveries = direct_deliveries(&fleet.streams, 16, &mut rng, 80);
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let dealt = deal_concurrently(&fleet.config, &fleet.streams, 16, &deliveries, &BTreeSet::new(), &store);
+    assert_same_cells(&expected, &dealt.cells);
+    assert_eq!(counter(&dealt.counters, "StateFallbacks"), 0);
+    assert!(counter(&dealt.counters, "DuplicateBatches") > 0);
+}
+
+/// Every `every`-th delivery (from a random first one) goes to a fresh container: the one it
+/// was dealt to is reaped just before.
+fn reaps(deliveries: usize, every: usize, rng: &mut Rng) -> BTreeSet<usize> {
+    (rng.below(every as u64) as usize..deliveries).step_by(every).collect()
+}
+
+#[test]
+fn containers_reaped_mid_run_without_a_flush_cost_no_count_when_state_is_shared() {
+    // README: "An invocation not reported yet is still held by the container that saw it ...;
+    // if that container is reaped, the next batch of it anywhere decides." A reported one was
+    // counted in full at once. So a reaped container takes nothing with it that a later batch
+    // does not bring back, and every invocation of the fleet reports.
+    let fleet = fleet::generate(FleetSpec {
+        functions: 4,
+        streams_per_function: 4,
+        span_ms: 30 * 60_000,
+        start_ms: T_FLEET,
+        seed: 43,
+    });
+    let expected = baseline(&fleet);
+    let mut rng = Rng::new(12);
+    let deliveries = direct_deliveries(&fleet.streams, 8, &mut rng, 30);
+    let reaped = reaps(deliveries.len(), 25, &mut rng);
+    let store = Arc::new(Store::Memory(Memory::default()));
+    let dealt = deal_concurrently(&fleet.config, &fleet.streams, 8, &deliveries, &reaped, &store);
+    assert!(
+        dealt.reaped > 10 && dealt.held_when_reaped > 0,
+        "the reaped containers held counts when they went: {} reaped holding {}",
+        dealt.reaped,
+        dealt.held_when_reaped
+    );
+    assert_same_cells(&expected, &dealt.cells);
+    assert_eq!(counter(&dealt.counters, "StateFallbacks"), 0);
 }
 
 #[test]
@@ -103,24 +160,7 @@ fn a_table_that_fails_now_and_then_falls_back_loudly_and_loses_no_invocation() {
 fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_timeout() {
     // The issue's first case, across containers: [START, END, REPORT 290 s of 300 s] in one,
     // ["Task timed out after 300.00 seconds"] later in another.
-    let stream = stream_of(
-        "/aws/lambda/scraper-a",
-        &[
-            (
-                0,
-                "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
-            ),
-            (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
-            (
-                290_000,
-                "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
-            ),
-            (
-                290_001,
-                "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
-            ),
-        ],
-    );
+    let stream = report_then_late_timeout_line();
     let config = "[defaults]\ntimeout_seconds = 300\n";
     let store = Arc::new(Store::Memory(Memory::default()));
     let deliveries = [
@@ -292,4 +332,127 @@ proptest! {
         prop_assert_eq!(counter(&counters, "StateFallbacks"), 0);
         assert_same_cells(&expected, &got);
     }
+}
+
+/// The issue's first case: [START, END, REPORT 290 s of 300 s] in one batch, the late
+/// `Task timed out` line in the next.
+fn report_then_late_timeout_line() -> Stream {
+    stream_of(
+        "/aws/lambda/scraper-a",
+        &[
+            (
+                0,
+                "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
+            ),
+            (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
+            (
+                290_000,
+                "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+            ),
+            (
+                290_001,
+                "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
+            ),
+        ],
+    )
+}
+
+#[test]
+fn an_invocation_whose_item_expired_between_its_batches_is_counted_as_the_docs_say() {
+    // docs/deploy.md, the state table: a container that counted the invocation before finds
+    // the item gone, says so (StateFallbacks, a warning) and corrects from its own memory; a
+    // container that never saw it counts what the later batch shows as if nothing had been
+    // counted: the timeout counts, but the NearTimeout counted at the REPORT is not taken back.
+    struct Case {
+        name: &'static str,
+        late_line_to: usize,
+        fallbacks: i64,
+        invocations: i64,
+        near_timeouts: Option<i64>,
+    }
+    let cases = [
+        Case {
+            name: "the late line reaches the container that counted the REPORT",
+            late_line_to: 0,
+            fallbacks: 1,
+            invocations: 1,
+            near_timeouts: None,
+        },
+        Case {
+            name: "the late line reaches another container",
+            late_line_to: 1,
+            fallbacks: 0,
+            invocations: 1,
+            near_timeouts: Some(1),
+        },
+    ];
+    let stream = report_then_late_timeout_line();
+    let config = "[defaults]\ntimeout_seconds = 300\n";
+    let key = lambda_watchdog::state::invocation_key(
+        &stream.log_group,
+        &stream.log_stream,
+        "6f0b7a8e-1111-4a2b-9c3d-000000000001",
+    );
+    for case in cases {
+        let store = Arc::new(Store::Memory(Memory::default()));
+        let mut containers = [processor(config, Some(&store)), processor(config, Some(&store))];
+        let mut documents = containers[0]
+            .handle_event(&direct_event(&data_message(&stream, 0, 3)))
+            .documents;
+        let Store::Memory(memory) = &*store else { unreachable!() };
+        assert!(memory.expire(&key), "{}: the invocation had an item", case.name);
+        documents.extend(
+            containers[case.late_line_to]
+                .handle_event(&direct_event(&data_message(&stream, 3, 4)))
+                .documents,
+        );
+        for p in &mut containers {
+            documents.extend(p.flush().documents);
+        }
+        let got = sums(&documents);
+        let counters = fleet::processor_counters(&documents);
+        let minute = T_FLEET + 240_000;
+        let metric = |name: &str| got.get(&("scraper-a".to_string(), minute, name.to_string())).copied();
+        assert_eq!(counter(&counters, "StateFallbacks"), case.fallbacks, "{}", case.name);
+        assert_eq!(metric("Timeouts"), Some(1), "{}: {got:?}", case.name);
+        assert_eq!(metric("Invocations"), Some(case.invocations), "{}: {got:?}", case.name);
+        assert_eq!(metric("NearTimeout"), case.near_timeouts, "{}: {got:?}", case.name);
+    }
+}
+
+#[test]
+fn a_container_whose_table_never_answers_counts_as_one_without_a_table() {
+    // README, "When the table fails": the batch is counted with the container's own memory,
+    // as without the table. Every call failing, one container must count what one container
+    // without a table counts, line for line.
+    let fleet = fleet::generate(FleetSpec {
+        functions: 2,
+        streams_per_function: 2,
+        span_ms: 3 * 60_000,
+        start_ms: T_FLEET,
+        seed: 13,
+    });
+    let mut rng = Rng::new(2);
+    let deliveries = direct_deliveries(&fleet.streams, 1, &mut rng, 0);
+    let run = |store: Option<&Arc<Store>>| {
+        let mut p = processor(&fleet.config, store);
+        let mut documents = Vec::new();
+        for (_, cut) in &deliveries {
+            documents.extend(
+                p.handle_event(&direct_event(&data_message(
+                    &fleet.streams[cut.stream],
+                    cut.from,
+                    cut.to,
+                )))
+                .documents,
+            );
+        }
+        documents.extend(p.flush().documents);
+        documents
+    };
+    let alone = sums(&run(None));
+    let store = Arc::new(Store::Memory(Memory::failing_every(1)));
+    let documents = run(Some(&store));
+    assert!(counter(&fleet::processor_counters(&documents), "StateFallbacks") > 0);
+    assert_same_cells(&alone, &sums(&documents));
 }

@@ -1,16 +1,22 @@
 //! Shared state through real DynamoDB calls, against a local AWS API server (moto_server): the
 //! table the CLI creates with the template's schema, containers that share it counting a fleet
-//! exactly, the calls that costs, and `replay --state-table` giving the counts `replay` gives.
+//! exactly (one after another, at the same time, reaped on the way), the calls that costs, an
+//! item that expired, and `replay --state-table` giving the counts `replay` gives. A table that
+//! throttles is in `tests/state_throttling.rs`.
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Instant;
 
 use common::moto::Moto;
-use lambda_watchdog::state::{Dynamo, StateError, Store, create_table};
+use lambda_watchdog::state::{Dynamo, StateError, Store, create_table, invocation_key};
+use lambda_watchdog::testing::direct_event;
 use lambda_watchdog::testing::fleet::{
-    self, FleetSpec, Rng, assert_same_cells, baseline, counter, deal, direct_deliveries,
+    self, FleetSpec, Rng, Stream, assert_same_cells, baseline, counter, data_message, deal, deal_concurrently,
+    direct_deliveries, processor, processor_counters, sums,
 };
 
 const T_FLEET: i64 = 1_795_946_400_000; // 2026-11-29T10:00:00Z
@@ -131,4 +137,166 @@ fn replay_through_a_state_table_made_by_the_cli_counts_the_samples_as_replay_alo
         again.is_empty(),
         "a second replay through the same table finds every batch processed: {again:?}"
     );
+}
+
+/// A fresh table on `moto` named `name`, and a store on it. moto_server checks a condition and
+/// writes in two steps, so two overlapping conditional updates of one item can both succeed
+/// (seen here: two winners of one `attribute_not_exists` update among 8 at once), which DynamoDB
+/// never allows: the store runs one round of calls at a time, whichever container asks, while
+/// the containers themselves run at the same time.
+async fn table_on(moto: &Moto, name: &str) -> (aws_sdk_dynamodb::Client, Arc<Store>) {
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    create_table(&client, name).await.unwrap();
+    let dynamo = Dynamo::new(client.clone(), name).unwrap().one_round_at_a_time();
+    (client, Arc::new(Store::Dynamo(dynamo)))
+}
+
+fn ten_minutes_of_fleet(seed: u64) -> fleet::Fleet {
+    fleet::generate(FleetSpec {
+        functions: 3,
+        streams_per_function: 2,
+        span_ms: 10 * 60_000,
+        start_ms: T_FLEET,
+        seed,
+    })
+}
+
+#[tokio::test]
+async fn containers_running_at_once_against_dynamodb_count_a_fleet_as_one_processor_does() {
+    // Four threads, each a container with its own processor, calling the table at the same
+    // time through one store (its calls from several threads overlap on its runtime).
+    let moto = Moto::start();
+    let (_, store) = table_on(&moto, "watchdog-concurrent").await;
+    let fleet = ten_minutes_of_fleet(5);
+    let expected = baseline(&fleet);
+    let mut rng = Rng::new(23);
+    let deliveries = direct_deliveries(&fleet.streams, 4, &mut rng, 12);
+    let started = Instant::now();
+    let dealt = deal_concurrently(&fleet.config, &fleet.streams, 4, &deliveries, &BTreeSet::new(), &store);
+    eprintln!(
+        "{} batches over 4 containers at once in {:?}",
+        deliveries.len(),
+        started.elapsed()
+    );
+    assert_same_cells(&expected, &dealt.cells);
+    assert_eq!(counter(&dealt.counters, "StateFallbacks"), 0);
+    assert!(counter(&dealt.counters, "DuplicateBatches") > 0);
+    assert_eq!(store.calls().snapshot().3, 0, "no call failed");
+}
+
+#[tokio::test]
+async fn containers_reaped_mid_run_against_dynamodb_cost_no_count() {
+    // README: an invocation a reaped container held is decided by the next batch of it
+    // anywhere; what it counted is in the table. Every invocation of the fleet reports.
+    let moto = Moto::start();
+    let (_, store) = table_on(&moto, "watchdog-reaped").await;
+    let fleet = ten_minutes_of_fleet(9);
+    let expected = baseline(&fleet);
+    let mut rng = Rng::new(31);
+    let deliveries = direct_deliveries(&fleet.streams, 3, &mut rng, 6);
+    let first = rng.below(12) as usize;
+    let reaped: BTreeSet<usize> = (first..deliveries.len()).step_by(12).collect();
+    let dealt = deal_concurrently(&fleet.config, &fleet.streams, 3, &deliveries, &reaped, &store);
+    assert!(
+        dealt.reaped > 5 && dealt.held_when_reaped > 0,
+        "the reaped containers held counts when they went: {} reaped holding {}",
+        dealt.reaped,
+        dealt.held_when_reaped
+    );
+    assert_same_cells(&expected, &dealt.cells);
+    assert_eq!(counter(&dealt.counters, "StateFallbacks"), 0);
+}
+
+/// [START, END, REPORT 290 s of 300 s] and then the late `Task timed out` line of one
+/// invocation.
+fn report_then_late_timeout_line() -> Stream {
+    let lines = [
+        (
+            0,
+            "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
+        ),
+        (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
+        (
+            290_000,
+            "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+        ),
+        (
+            290_001,
+            "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
+        ),
+    ];
+    Stream {
+        log_group: "/aws/lambda/scraper-a".into(),
+        log_stream: "2026/11/29/[$LATEST]00112233445566778899aabbccddeeff".into(),
+        events: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (t, m))| fleet::Event {
+                id: format!("{:056}", i + 1),
+                timestamp_ms: T_FLEET + t,
+                message: m.to_string(),
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn an_invocation_whose_dynamodb_item_expired_between_its_batches_is_counted_as_the_docs_say() {
+    // docs/deploy.md, the state table: the container that counted the invocation finds its
+    // item gone, says so and corrects from its own memory; another container counts what the
+    // later batch shows as if nothing had been counted (the NearTimeout is not taken back).
+    let moto = Moto::start();
+    let cases = [
+        (
+            "the late line reaches the container that counted the REPORT",
+            0,
+            1,
+            1,
+            None,
+        ),
+        ("the late line reaches another container", 1, 0, 1, Some(1)),
+    ];
+    let stream = report_then_late_timeout_line();
+    let config = "[defaults]\ntimeout_seconds = 300\n";
+    let key = invocation_key(
+        &stream.log_group,
+        &stream.log_stream,
+        "6f0b7a8e-1111-4a2b-9c3d-000000000001",
+    );
+    for (i, (name, late_line_to, fallbacks, invocations, near_timeouts)) in cases.into_iter().enumerate() {
+        let table = format!("watchdog-expired-{i}");
+        let (client, store) = table_on(&moto, &table).await;
+        let mut containers = [processor(config, Some(&store)), processor(config, Some(&store))];
+        let mut documents = containers[0]
+            .handle_event(&direct_event(&data_message(&stream, 0, 3)))
+            .documents;
+        let deleted = client
+            .delete_item()
+            .table_name(&table)
+            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(key.clone()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .unwrap();
+        assert!(deleted.attributes().is_some(), "{name}: the invocation had an item");
+        documents.extend(
+            containers[late_line_to]
+                .handle_event(&direct_event(&data_message(&stream, 3, 4)))
+                .documents,
+        );
+        for p in &mut containers {
+            documents.extend(p.flush().documents);
+        }
+        let got = sums(&documents);
+        let minute = T_FLEET + 240_000;
+        let metric = |m: &str| got.get(&("scraper-a".to_string(), minute, m.to_string())).copied();
+        assert_eq!(
+            counter(&processor_counters(&documents), "StateFallbacks"),
+            fallbacks,
+            "{name}"
+        );
+        assert_eq!(metric("Timeouts"), Some(1), "{name}: {got:?}");
+        assert_eq!(metric("Invocations"), Some(invocations), "{name}: {got:?}");
+        assert_eq!(metric("NearTimeout"), near_timeouts, "{name}: {got:?}");
+    }
 }

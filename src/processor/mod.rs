@@ -285,6 +285,10 @@ struct Tracked {
     stream_key: u64,
     /// What its own lines established (heads whose owner is a guess are kept by the stream).
     own: Facts,
+    /// With shared state, the facts of heads this container attributed to it and its stream
+    /// forgot: the stream's shared item has them, but a judgement made without that item (the
+    /// table did not answer) needs this container's guess, as without the table.
+    forgotten_heads: Facts,
     /// Evidence not sent yet.
     evidence: Vec<Evidence>,
     emitted: Emitted,
@@ -308,6 +312,7 @@ impl Tracked {
             names: names.clone(),
             stream_key,
             own: Facts::default(),
+            forgotten_heads: Facts::default(),
             evidence: Vec::new(),
             emitted: Emitted::default(),
             start: None,
@@ -922,12 +927,15 @@ impl Processor {
             touched.push(k);
         }
         // Heads that a stream forgot are settled where they are (with shared state their facts
-        // live in the stream's item, which attributes them whatever this container forgets).
+        // live in the stream's item, which attributes them whatever this container forgets;
+        // this container keeps its guess aside for a judgement the table cannot help with).
         if let Some(orphan) = forgotten
             && let stream::Owner::Invocation(k) = orphan.owner
             && let Some(tracked) = self.tracked.get_mut(&k)
         {
-            if !sharing {
+            if sharing {
+                tracked.forgotten_heads.merge(&orphan.facts);
+            } else {
                 tracked.own.merge(&orphan.facts);
             }
             tracked.evidence.extend(orphan.evidence);
@@ -1034,8 +1042,9 @@ impl Processor {
                 t.moved_on |= stream.moved_on_after(at);
             }
         }
-        if let Some(heads) = shared_heads {
-            merged.merge(heads);
+        match shared_heads {
+            Some(heads) => merged.merge(heads),
+            None => merged.merge(&t.forgotten_heads),
         }
         if let Some((view, _)) = view {
             merged.merge(&Facts::from_tokens(&view.tokens));
@@ -1133,6 +1142,7 @@ impl Processor {
     fn share(&mut self, now: i64, acc: &mut Accumulator) {
         let Some(shared) = self.shared.as_mut() else { return };
         let store = Arc::clone(&shared.store);
+        let mut calls = crate::state::EventCalls::new(&store);
         let staged = std::mem::take(&mut shared.staged);
         let mut keys = std::mem::take(&mut shared.keys);
         let mut added: BTreeMap<u64, StreamShare> = BTreeMap::new();
@@ -1152,7 +1162,7 @@ impl Processor {
         };
 
         let fingerprints: Vec<String> = staged.iter().map(|(fp, _)| crate::state::batch_key(*fp)).collect();
-        for ((_, part), verdict) in staged.into_iter().zip(store.claim_batches(&fingerprints)) {
+        for ((_, part), verdict) in staged.into_iter().zip(calls.claim_batches(&fingerprints)) {
             match verdict {
                 Ok(true) => acc.absorb(part),
                 Ok(false) => {
@@ -1170,10 +1180,18 @@ impl Processor {
         keys.dedup();
         // An invocation whose facts here add nothing to what this container sent before needs no
         // call: the container that added the last facts decided with all of them.
-        keys.retain(|k| {
-            let view = self.local_view(*k);
-            self.tracked.get(k).is_some_and(|t| t.sent.as_deref() != Some(&view))
-        });
+        // (Heads its stream's item moves to it come back through that item; should the item not
+        // answer, these are decided alone below.)
+        let (mut unsent, mut unchanged) = (Vec::new(), Vec::new());
+        for k in keys.drain(..) {
+            let view = self.local_view(k);
+            match self.tracked.get(&k) {
+                Some(t) if t.sent.as_deref() == Some(&view) => unchanged.push(k),
+                Some(_) => unsent.push(k),
+                None => {}
+            }
+        }
+        keys = unsent;
         // This event's positions go in first. Whose heads they move (the heads' owners before
         // and after them) are decided here too.
         if !added.is_empty() {
@@ -1189,11 +1207,18 @@ impl Processor {
                 .collect();
             let mut stale = Vec::new();
             let mut settled_heads: Vec<(String, Vec<String>)> = Vec::new();
-            for ((share, (item_key, mine)), view) in shares.iter().zip(&items).zip(store.merge(&items)) {
+            for ((share, (item_key, mine)), view) in shares.iter().zip(&items).zip(calls.merge(&items)) {
                 let view = match view {
                     Ok(view) => view,
                     Err(err) => {
                         failed(&err, &mut fallbacks);
+                        // Heads this batch moved reach their invocations only through the
+                        // stream's item: decide those of this stream alone.
+                        for &k in &unchanged {
+                            if self.tracked.get(&k).is_some_and(|t| t.stream_key == share.stream_key) {
+                                self.settle(k, now, acc);
+                            }
+                        }
                         continue;
                     }
                 };
@@ -1232,11 +1257,11 @@ impl Processor {
             }
             stale.retain(|(_, tokens)| !tokens.is_empty());
             settled_heads.retain(|(_, tokens)| !tokens.is_empty());
-            if store.merge(&settled_heads).iter().any(Result::is_err) {
+            if calls.merge(&settled_heads).iter().any(Result::is_err) {
                 // Their heads stay in the stream's item rather than be lost.
                 stale.clear();
             }
-            for result in store.remove(&stale) {
+            for result in calls.remove(&stale) {
                 if let Err(err) = result {
                     warn!(error = %err, "Could not trim a stream's shared positions.");
                 }
@@ -1274,7 +1299,7 @@ impl Processor {
             .iter()
             .map(|(function, tokens)| (crate::state::timeouts_key(function), tokens.clone()))
             .collect();
-        for ((function, _), view) in functions.iter().zip(store.merge(&items)) {
+        for ((function, _), view) in functions.iter().zip(calls.merge(&items)) {
             match view {
                 Ok(view) => {
                     for token in &view.tokens {
@@ -1311,7 +1336,7 @@ impl Processor {
                 })
                 .collect();
             first_round = false;
-            let views = store.merge(&items);
+            let views = calls.merge(&items);
             // The heads each invocation has, read after its item: a container that moved heads
             // wrote its positions before it filed anything, so a version read here that is
             // still current comes with positions at least as new as that filing's.
@@ -1328,7 +1353,7 @@ impl Processor {
                 .values()
                 .map(|n| (crate::state::stream_key(&n.log_group, &n.log_stream), Vec::new()))
                 .collect();
-            for ((stream_key, names), view) in streams.iter().zip(store.merge(&reads)) {
+            for ((stream_key, names), view) in streams.iter().zip(calls.merge(&reads)) {
                 match view {
                     Ok(view) => {
                         read.insert(*stream_key);
@@ -1349,7 +1374,21 @@ impl Processor {
                     .map(|_| heads.get(&k).unwrap_or(&none));
                 match view {
                     Ok(view) => {
-                        let before = Emitted::from_filed(view.filed);
+                        let mut before = Emitted::from_filed(view.filed);
+                        // A fresh item for an invocation this container counted: its item
+                        // expired (TTL) or an earlier call failed. This container's memory
+                        // knows what was counted; the claim puts that back in the table.
+                        let remembered = self.tracked.get(&k).map(|t| t.emitted);
+                        if let Some(remembered) =
+                            remembered.filter(|e| e.minute.is_some() && view.version == 0 && before.minute.is_none())
+                        {
+                            warn!(
+                                item = %state_key,
+                                "The shared state had no counts for an invocation this container counted (its item expired, or an earlier call failed): corrected from this container's memory."
+                            );
+                            fallbacks += 1;
+                            before = remembered;
+                        }
                         let Some(judgement) = self.judge(k, now, Some((&view, own_heads))) else {
                             continue;
                         };
@@ -1365,12 +1404,14 @@ impl Processor {
                     }
                     Err(err) => {
                         failed(&err, &mut fallbacks);
+                        // Not in the table: the next batch of it sends its facts again.
+
                         self.settle(k, now, acc);
                     }
                 }
             }
             keys.clear();
-            for ((k, judgement, before), claim) in judged.into_iter().zip(store.claim(&claims)) {
+            for ((k, judgement, before), claim) in judged.into_iter().zip(calls.claim(&claims)) {
                 match claim {
                     Ok(Claim::Won) => self.file(k, judgement, before, acc),
                     Ok(Claim::Lost) => {

@@ -1,11 +1,12 @@
 //! The shared state in DynamoDB: the calls of [`super::Store`], made in parallel on a thread of
 //! their own (the processor is synchronous, and the Lambda handler's runtime is single-threaded),
-//! each round bounded by [`super::ROUND_BUDGET`].
+//! each round bounded by [`super::ROUND_BUDGET`]. Rounds asked for by several threads at once
+//! (processors sharing one store) run at the same time on that thread's runtime: one caller's
+//! round does not wait for another's.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -27,7 +28,9 @@ pub struct Dynamo {
     client: Client,
     table: String,
     calls: Calls,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Held for the whole of a round when rounds must not overlap ([`Dynamo::one_round_at_a_time`]).
+    turn: Option<std::sync::Mutex<()>>,
 }
 
 fn expires() -> AttributeValue {
@@ -90,7 +93,7 @@ fn view_of(key: &str, item: &HashMap<String, AttributeValue>) -> Result<View, St
 impl Dynamo {
     /// The table `table` through `client`. Starts the thread the calls run on.
     pub fn new(client: Client, table: impl Into<String>) -> Result<Dynamo, StateError> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -101,9 +104,13 @@ impl Dynamo {
         std::thread::Builder::new()
             .name("state-table".into())
             .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    runtime.block_on(job());
-                }
+                // Each round is a task of its own: rounds from several callers overlap. The
+                // thread ends when the store is dropped (the channel closes).
+                runtime.block_on(async move {
+                    while let Some(job) = rx.recv().await {
+                        tokio::spawn(job());
+                    }
+                });
             })
             .map_err(|e| StateError::Call {
                 operation: "start",
@@ -113,8 +120,18 @@ impl Dynamo {
             client,
             table: table.into(),
             calls: Calls::default(),
-            jobs: Mutex::new(tx),
+            jobs: tx,
+            turn: None,
         })
+    }
+
+    /// Runs one round at a time, whichever thread asks: for a server whose writes to one item
+    /// are not atomic when they overlap (moto_server checks a condition and writes in two
+    /// steps, so two overlapping conditional updates can both succeed). DynamoDB needs none of
+    /// this; the calls of one round are to distinct items and still run in parallel.
+    pub fn one_round_at_a_time(mut self) -> Dynamo {
+        self.turn = Some(std::sync::Mutex::new(()));
+        self
     }
 
     /// A client for `table` from the environment (`AWS_REGION`, credentials, and
@@ -168,8 +185,10 @@ impl Dynamo {
                 let _ = tx.send(results);
             })
         });
-        let sent = self.jobs.lock().map(|jobs| jobs.send(job).is_ok()).unwrap_or(false);
+        let turn = self.turn.as_ref().map(|m| m.lock().unwrap_or_else(|e| e.into_inner()));
+        let sent = self.jobs.send(job).is_ok();
         let results = if sent { rx.recv().ok() } else { None };
+        drop(turn);
         let results = results.unwrap_or_else(|| {
             (0..n)
                 .map(|_| {

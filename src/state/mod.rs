@@ -67,6 +67,9 @@ pub enum StateError {
     /// A fault injected by a test.
     #[error("injected fault")]
     Injected,
+    /// Not tried: an earlier round of calls for the same event failed whole.
+    #[error("not tried after an earlier call failed: {0}")]
+    Skipped(String),
 }
 
 /// What was counted for an invocation, as the table keeps it.
@@ -173,6 +176,12 @@ impl Memory {
             fail_every: Some(n.max(1)),
             ..Memory::default()
         }
+    }
+
+    /// Deletes an item, as DynamoDB's TTL does a day after its last write (tests of an item
+    /// that expired while its invocation still had batches to come). True if it was there.
+    pub fn expire(&self, key: &str) -> bool {
+        self.items.lock().expect("state lock").remove(key).is_some()
     }
 
     fn fault(&self, kind: &AtomicU64) -> Result<(), StateError> {
@@ -297,6 +306,59 @@ impl Store {
                 .collect(),
             Store::Dynamo(d) => d.claim(claims),
         }
+    }
+}
+
+/// One event's calls to a [`Store`]. A round whose every call failed (the table unreachable,
+/// throttling, or slower than [`ROUND_BUDGET`]) ends the event's calls: the later ones fail at
+/// once with [`StateError::Skipped`], so a table that is down costs an event about one round's
+/// budget of waiting, not one per round.
+pub(crate) struct EventCalls<'a> {
+    store: &'a Store,
+    down: Option<String>,
+}
+
+impl<'a> EventCalls<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        EventCalls { store, down: None }
+    }
+
+    fn guard<T>(
+        &mut self,
+        n: usize,
+        call: impl FnOnce(&Store) -> Vec<Result<T, StateError>>,
+    ) -> Vec<Result<T, StateError>> {
+        if n == 0 {
+            return Vec::new();
+        }
+        if let Some(reason) = &self.down {
+            return (0..n).map(|_| Err(StateError::Skipped(reason.clone()))).collect();
+        }
+        let results = call(self.store);
+        if results.iter().all(Result::is_err) {
+            self.down = results.iter().find_map(|r| r.as_ref().err()).map(ToString::to_string);
+        }
+        results
+    }
+
+    /// [`Store::claim_batches`], unless the table is down for this event.
+    pub(crate) fn claim_batches(&mut self, fingerprints: &[String]) -> Vec<Result<bool, StateError>> {
+        self.guard(fingerprints.len(), |s| s.claim_batches(fingerprints))
+    }
+
+    /// [`Store::merge`], unless the table is down for this event.
+    pub(crate) fn merge(&mut self, items: &[(String, Vec<String>)]) -> Vec<Result<View, StateError>> {
+        self.guard(items.len(), |s| s.merge(items))
+    }
+
+    /// [`Store::remove`], unless the table is down for this event.
+    pub(crate) fn remove(&mut self, items: &[(String, Vec<String>)]) -> Vec<Result<(), StateError>> {
+        self.guard(items.len(), |s| s.remove(items))
+    }
+
+    /// [`Store::claim`], unless the table is down for this event.
+    pub(crate) fn claim(&mut self, claims: &[(String, u64, Filed)]) -> Vec<Result<Claim, StateError>> {
+        self.guard(claims.len(), |s| s.claim(claims))
     }
 }
 

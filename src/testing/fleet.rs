@@ -586,3 +586,78 @@ pub fn assert_same_cells(expected: &Cells, got: &Cells) {
         .collect();
     assert!(differ.is_empty(), "cells that differ (cell, expected, got): {differ:?}");
 }
+
+/// How a dealing to containers that ran at the same time went.
+#[derive(Debug, Clone)]
+pub struct Dealt {
+    /// Per (function, minute, metric), the net count of every document the containers wrote.
+    pub cells: Cells,
+    /// The processor counters over those documents.
+    pub counters: BTreeMap<String, i64>,
+    /// Invocations whose counts the reaped containers still held when they went.
+    pub held_when_reaped: usize,
+    /// Containers reaped and replaced.
+    pub reaped: usize,
+}
+
+/// Delivers `deliveries` (container, batch) to `n` containers that run at the same time: each
+/// container is a thread of its own with its own processor sharing `store`, and gets its
+/// batches in the dealt order; the threads do not wait for each other. Before each delivery
+/// whose index is in `reaped`, its container is replaced by a fresh processor: the old one goes
+/// without a flush, as Lambda reaps a container, taking what it held with it. Once every
+/// container has had its batches, those left settle what they hold (one after another).
+pub fn deal_concurrently(
+    config: &str,
+    streams: &[Stream],
+    n: usize,
+    deliveries: &[(usize, Cut)],
+    reaped: &std::collections::BTreeSet<usize>,
+    store: &Arc<Store>,
+) -> Dealt {
+    let mut per_container: Vec<Vec<(bool, Cut)>> = vec![Vec::new(); n];
+    for (i, &(c, cut)) in deliveries.iter().enumerate() {
+        per_container[c].push((reaped.contains(&i), cut));
+    }
+    let runs: Vec<(Processor, Vec<String>, usize, usize)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = per_container
+            .iter()
+            .map(|batches| {
+                scope.spawn(move || {
+                    let mut p = processor(config, Some(store));
+                    let (mut documents, mut held, mut replaced) = (Vec::new(), 0, 0);
+                    for &(reap, cut) in batches {
+                        if reap {
+                            held += p.held();
+                            replaced += 1;
+                            p = processor(config, Some(store));
+                        }
+                        let event = direct_event(&data_message(&streams[cut.stream], cut.from, cut.to));
+                        documents.extend(p.handle_event(&event).documents);
+                    }
+                    (p, documents, held, replaced)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a container's thread panicked"))
+            .collect()
+    });
+    let (mut documents, mut held_when_reaped, mut replaced_in_all) = (Vec::new(), 0, 0);
+    let mut containers = Vec::new();
+    for (p, docs, held, replaced) in runs {
+        documents.extend(docs);
+        held_when_reaped += held;
+        replaced_in_all += replaced;
+        containers.push(p);
+    }
+    for p in &mut containers {
+        documents.extend(p.flush().documents);
+    }
+    Dealt {
+        cells: sums(&documents),
+        counters: processor_counters(&documents),
+        held_when_reaped,
+        reaped: replaced_in_all,
+    }
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod throttling;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
