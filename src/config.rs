@@ -579,7 +579,13 @@ impl Config {
         };
         let a = raw.advice;
         let advice = AdviceSettings {
-            min_invocations: count("advice.min_invocations", a.min_invocations, 5, 10_000)?,
+            // No more than the runs a worker's advice can look back on.
+            min_invocations: count(
+                "advice.min_invocations",
+                a.min_invocations,
+                5,
+                crate::notify::MAX_RUNS_PER_FUNCTION,
+            )?,
             dominant_share: check_ratio("advice.dominant_share", a.dominant_share.unwrap_or(0.5))?,
             target_duration_ratio: check_ratio("advice.target_duration_ratio", a.target_duration_ratio.unwrap_or(0.5))?,
             window_ms: minutes("advice.window_minutes", a.window_minutes, 60.0)?.max(60_000),
@@ -774,6 +780,19 @@ mod load_tests {
     use super::*;
 
     const SAMPLE: &str = "namespace = \"FromToml\"\n[defaults]\ntimeout_seconds = 60";
+
+    #[test]
+    fn advice_cannot_ask_for_more_runs_than_a_worker_keeps() {
+        let max = crate::notify::MAX_RUNS_PER_FUNCTION;
+        let ok = Config::from_toml_str(&format!("[advice]\nmin_invocations = {max}")).unwrap();
+        assert_eq!(ok.advice.min_invocations, max);
+        let err = Config::from_toml_str(&format!("[advice]\nmin_invocations = {}", max + 1)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("advice.min_invocations") && text.contains(&format!("between 1 and {max}")),
+            "{text}"
+        );
+    }
 
     #[test]
     fn watchdog_namespace_overrides_the_configs_namespace_and_keeps_the_rest() {

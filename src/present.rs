@@ -172,12 +172,19 @@ pub fn markdown_table(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Epoch seconds as RFC 3339 in UTC, e.g. `2026-11-29T14:03:00Z`.
+/// The first and last seconds RFC 3339 can write: 0001-01-01T00:00:00Z and
+/// 9999-12-31T23:59:59Z.
+const RFC3339_SECONDS: (i64, i64) = (-62_135_596_800, 253_402_300_799);
+
+/// Epoch seconds as RFC 3339 in UTC, e.g. `2026-11-29T14:03:00Z`. A time outside years 1 to
+/// 9999 (a hand-made timestamp can say anything) is written as the nearest one inside, so the
+/// text always has this shape and its fields can be cut out by position.
 pub fn rfc3339(seconds: i64) -> String {
     use aws_sdk_cloudwatch::primitives::{DateTime, DateTimeFormat};
-    DateTime::from_secs(seconds)
+    let (first, last) = RFC3339_SECONDS;
+    DateTime::from_secs(seconds.clamp(first, last))
         .fmt(DateTimeFormat::DateTime)
-        .unwrap_or_else(|_| seconds.to_string())
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
 /// Epoch milliseconds as RFC 3339 in UTC with milliseconds, e.g. `2026-11-29T14:03:00.250Z`,
@@ -261,6 +268,32 @@ mod tests {
             (TimeoutSource::Default, "default"),
         ] {
             assert_eq!(source_word(source), word);
+        }
+    }
+
+    #[test]
+    fn times_keep_their_shape_however_far_off_they_are() {
+        let cases = [
+            (
+                1_795_946_400_250,
+                "2026-11-29T10:00:00.250Z",
+                "10:00:00",
+                "2026-11-29 10:00",
+            ),
+            (-1, "1969-12-31T23:59:59.999Z", "23:59:59", "1969-12-31 23:59"),
+            (i64::MAX, "9999-12-31T23:59:59.807Z", "23:59:59", "9999-12-31 23:59"),
+            (i64::MIN, "0001-01-01T00:00:00.192Z", "00:00:00", "0001-01-01 00:00"),
+            (
+                253_402_302_600_000,
+                "9999-12-31T23:59:59.000Z",
+                "23:59:59",
+                "9999-12-31 23:59",
+            ),
+        ];
+        for (ms, full, day, short) in cases {
+            assert_eq!(rfc3339_ms(ms), full, "{ms}");
+            assert_eq!(time_of_day(ms), day, "{ms}");
+            assert_eq!(short_time(ms.div_euclid(1000)), short, "{ms}");
         }
     }
 }

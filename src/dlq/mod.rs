@@ -569,7 +569,10 @@ impl DeadLetterNotice {
             self.queue.name,
             self.queue.region,
             self.queue.account,
-            &crate::present::rfc3339_ms(self.at_ms)[..19].replace('T', " ")
+            &crate::present::rfc3339_ms(self.at_ms)
+                .get(..19)
+                .unwrap_or_default()
+                .replace('T', " ")
         );
         let count = |n: Option<u64>| n.map_or("unknown".to_string(), |n| n.to_string());
         let _ = writeln!(
@@ -610,7 +613,10 @@ impl DeadLetterNotice {
                 let _ = writeln!(
                     out,
                     "  {label} at {} UTC",
-                    &crate::present::rfc3339_ms(t)[..23].replace('T', " ")
+                    &crate::present::rfc3339_ms(t)
+                        .get(..23)
+                        .unwrap_or_default()
+                        .replace('T', " ")
                 );
             }
             if !m.request_ids.is_empty() {
@@ -630,7 +636,9 @@ impl DeadLetterNotice {
                 let _ = writeln!(
                     out,
                     "    {} {}",
-                    &crate::present::rfc3339_ms(l.timestamp_ms)[11..23],
+                    crate::present::rfc3339_ms(l.timestamp_ms)
+                        .get(11..23)
+                        .unwrap_or_default(),
                     l.message.replace('\n', "\n      ")
                 );
             }
@@ -694,7 +702,9 @@ impl DeadLetterNotice {
                     let _ = writeln!(
                         out,
                         "{} {}",
-                        &crate::present::rfc3339_ms(l.timestamp_ms)[11..23],
+                        crate::present::rfc3339_ms(l.timestamp_ms)
+                            .get(11..23)
+                            .unwrap_or_default(),
                         l.message
                     );
                 }
