@@ -79,6 +79,20 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.map.insert(key, value);
     }
 
+    /// The key that goes first when room is needed.
+    pub fn oldest(&self) -> Option<&K> {
+        self.order.front()
+    }
+
+    /// Whether inserting `key` would evict the oldest entry.
+    pub fn is_full_without<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.map.len() >= self.capacity && !self.map.contains_key(key)
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.map.len()

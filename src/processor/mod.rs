@@ -73,9 +73,9 @@ use stream::{BatchMarks, Boundary, Orphan, Pos, StreamState};
 
 /// Log streams remembered.
 pub const MAX_STREAMS: usize = 20_000;
-/// Invocations remembered: those that can go on in a later batch. A log stream runs one
-/// invocation at a time, and a reported one is remembered while a later batch could change its
-/// outcome: a little over one per remembered stream.
+/// Invocations remembered, the most recent first: those whose outcome a later batch can still
+/// change, and those already counted, so that a late line of theirs is recognised. When room is
+/// needed the oldest goes; one that still holds counts is settled as it stands first.
 pub const MAX_TRACKED: usize = 25_000;
 /// Batches remembered to skip a delivery that comes again.
 pub const MAX_BATCHES: usize = 100_000;
@@ -910,6 +910,7 @@ impl Processor {
                 self.settle(k, now, acc);
                 self.tracked.insert(k, Box::new(Tracked::new(id, &names, stream_key)));
             }
+            self.make_room(k, now, acc);
             let tracked = self
                 .tracked
                 .get_or_insert_with(k, || Box::new(Tracked::new(id, &names, stream_key)));
@@ -997,6 +998,20 @@ impl Processor {
 
     /// Counts what is new for a remembered invocation, or holds it until it is due: the warm
     /// container deciding alone.
+    /// Before `k` is remembered in a full map: the invocation that makes room for it is settled
+    /// as it stands if it still holds counts, so they are written, not forgotten.
+    fn make_room(&mut self, k: u64, now: i64, acc: &mut Accumulator) {
+        if !self.tracked.is_full_without(&k) {
+            return;
+        }
+        let Some(&oldest) = self.tracked.oldest() else { return };
+        let held = self.tracked.get_mut(&oldest).filter(|t| t.due.is_some());
+        if let Some(t) = held {
+            t.expired = true;
+            self.settle(oldest, now, acc);
+        }
+    }
+
     fn settle(&mut self, k: u64, now: i64, acc: &mut Accumulator) {
         let Some(judgement) = self.judge(k, now, None) else {
             return;

@@ -1207,3 +1207,33 @@ fn cost_metrics_carry_each_invocations_billed_duration_and_gb_seconds_when_asked
         }
     }
 }
+
+#[test]
+fn an_invocation_that_still_holds_counts_is_settled_not_forgotten_when_newer_ones_need_its_room() {
+    let mut p = Processor::new(Config::default(), Clock::FollowLogs, None, "lambda-watchdog");
+    // Errors of an invocation that has not reported: held, not due for a while.
+    let mut events = vec![batch_at("held-worker", T0, &[start(A), error_line(A)])];
+    // Then more invocations of another function than the processor remembers, each still
+    // running when its batch ends (remembered for a later batch), all within a few seconds, so
+    // that nothing is due by the clock.
+    let per_batch = 500;
+    for b in 0..MAX_TRACKED.div_ceil(per_batch) + 1 {
+        let mut lines = Vec::new();
+        for i in 0..per_batch {
+            lines.push(start(&format!("{b:08x}-0000-4000-8000-{i:012x}")));
+        }
+        let events_at: Vec<(i64, &str)> = lines.iter().map(|l| (T0 + 2_000, l.as_str())).collect();
+        events.push(data_message("/aws/lambda/busy-worker", STREAM, &events_at));
+    }
+    let outcomes: Vec<Outcome> = events.iter().map(|e| p.handle_event(e)).collect();
+    assert_eq!(
+        sum(&outcomes, "held-worker", "Errors"),
+        1.0,
+        "written when it made room, before any flush"
+    );
+    assert_eq!(
+        sum(&[p.flush()], "held-worker", "Errors"),
+        0.0,
+        "and not again at the end"
+    );
+}
