@@ -285,6 +285,19 @@ fn number_after(phrase: &memchr::memmem::Finder<'_>, line: &str) -> Result<Optio
 }
 
 /// A searcher for `pattern` as a plain phrase, if it is one: not empty, and no regex syntax in it.
+/// Groups, repetitions and classes a config's regex may nest: far more than a rule needs, and
+/// few enough that compiling it stays shallow on any thread's stack (regex's own limit, 250, let
+/// a fuzzed 180-level pattern overflow a 2 MB stack in a debug build).
+const REGEX_NEST_LIMIT: u32 = 64;
+
+/// A regex from the config, with [`REGEX_NEST_LIMIT`] and the size limit of the rules' set.
+fn user_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .nest_limit(REGEX_NEST_LIMIT)
+        .size_limit(crate::rules::REGEX_SIZE_LIMIT)
+        .build()
+}
+
 fn plain_phrase(pattern: &str) -> Option<memchr::memmem::Finder<'static>> {
     (!pattern.is_empty() && regex::escape(pattern) == pattern)
         .then(|| memchr::memmem::Finder::new(pattern.as_bytes()).into_owned())
@@ -469,10 +482,10 @@ impl Config {
                     format!("`{}` is used by an earlier rule", r.metric),
                 ));
             }
-            let pattern = Regex::new(&r.pattern).map_err(|e| invalid(key("pattern"), e.to_string()))?;
+            let pattern = user_regex(&r.pattern).map_err(|e| invalid(key("pattern"), e.to_string()))?;
             let value = match r.value {
                 Some(v) => {
-                    let re = Regex::new(&v).map_err(|e| invalid(key("value"), e.to_string()))?;
+                    let re = user_regex(&v).map_err(|e| invalid(key("value"), e.to_string()))?;
                     if re.captures_len() < 2 {
                         return Err(invalid(
                             key("value"),
@@ -542,7 +555,7 @@ impl Config {
         };
         let mut redact = Vec::with_capacity(n.redact.len());
         for (i, pattern) in n.redact.iter().enumerate() {
-            redact.push(Regex::new(pattern).map_err(|e| invalid(format!("notices.redact[{i}]"), e.to_string()))?);
+            redact.push(user_regex(pattern).map_err(|e| invalid(format!("notices.redact[{i}]"), e.to_string()))?);
         }
         let t = n.thresholds;
         let thresholds = [
@@ -780,6 +793,19 @@ mod load_tests {
     use super::*;
 
     const SAMPLE: &str = "namespace = \"FromToml\"\n[defaults]\ntimeout_seconds = 60";
+
+    #[test]
+    fn a_regex_nested_deeper_than_any_rule_needs_is_refused_naming_its_key() {
+        let nested = |depth: usize| format!("{}x{}", "(".repeat(depth), ")".repeat(depth));
+        let rule = |pattern: &str| format!("[[rule]]\nmetric = \"Deep\"\npattern = '{pattern}'\n");
+        assert!(Config::from_toml_str(&rule(&nested(20))).is_ok());
+        let err = Config::from_toml_str(&rule(&nested(180))).unwrap_err().to_string();
+        assert!(err.contains("rule[0].pattern") || err.contains("pattern"), "{err}");
+        assert!(err.contains("nest"), "{err}");
+        let redact = format!("[notices]\nredact = ['{}']\n", nested(180));
+        let err = Config::from_toml_str(&redact).unwrap_err().to_string();
+        assert!(err.contains("notices.redact[0]"), "{err}");
+    }
 
     #[test]
     fn advice_cannot_ask_for_more_runs_than_a_worker_keeps() {
