@@ -200,6 +200,12 @@ pub fn time_of_day(ms: i64) -> String {
     t.get(11..19).map_or(t.clone(), str::to_string)
 }
 
+/// `10:01:46.250`: the time of day in UTC, to the millisecond, from epoch milliseconds.
+pub fn time_of_day_ms(ms: i64) -> String {
+    let t = rfc3339_ms(ms);
+    t.get(11..23).map_or(t.clone(), str::to_string)
+}
+
 /// `2026-11-29 14:03` from epoch seconds (UTC).
 pub fn short_time(at: i64) -> String {
     let t = rfc3339(at);
@@ -293,6 +299,7 @@ mod tests {
         for (ms, full, day, short) in cases {
             assert_eq!(rfc3339_ms(ms), full, "{ms}");
             assert_eq!(time_of_day(ms), day, "{ms}");
+            assert_eq!(time_of_day_ms(ms), full[11..23], "{ms}");
             assert_eq!(short_time(ms.div_euclid(1000)), short, "{ms}");
         }
     }

@@ -47,11 +47,6 @@ pub struct RuleMatcher {
     prefix_rules: Vec<usize>,
 }
 
-thread_local! {
-    /// The line lower-cased for the prefilter, reused from line to line.
-    static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
 /// The literals every match of `pattern` begins with, ASCII lower-cased and without repeats;
 /// `None` when there is no finite set of them (or one is empty: every line is a candidate).
 fn lowered_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
@@ -191,11 +186,8 @@ impl RuleMatcher {
         if open_regexes & !self.unfiltered != 0
             && let Some(ac) = &self.prefixes
         {
-            LOWERED.with(|buffer| {
-                let mut lowered = buffer.borrow_mut();
-                lowered.clear();
-                lowered.extend(line.bytes().map(|b| b.to_ascii_lowercase()));
-                for m in ac.find_overlapping_iter(lowered.as_slice()) {
+            crate::signals::with_lowered(line, |lowered| {
+                for m in ac.find_overlapping_iter(lowered) {
                     regexes |= open_regexes & (1 << self.prefix_rules[m.pattern().as_usize()]);
                     if regexes == open_regexes {
                         break;

@@ -136,6 +136,23 @@ thread_local! {
     static LOWERED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Calls `f` with `text` ASCII-lower-cased, in a buffer reused from line to line (byte offsets
+/// are those of `text`). The vocabulary scan and the rules' prefilter both search it.
+pub fn with_lowered<R>(text: &str, f: impl FnOnce(&[u8]) -> R) -> R {
+    LOWERED.with(|buffer| {
+        // A caller inside another's `f` gets a buffer of its own rather than a panic.
+        let mut own = Vec::new();
+        let mut borrowed = buffer.try_borrow_mut();
+        let lowered = match borrowed.as_deref_mut() {
+            Ok(shared) => shared,
+            Err(_) => &mut own,
+        };
+        lowered.clear();
+        lowered.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        f(lowered)
+    })
+}
+
 /// Every signal the text mentions, ignoring ASCII case.
 pub fn scan(text: &str) -> Signals {
     scan_line(text).signals
@@ -167,16 +184,13 @@ fn holds(phrase: &Phrase, original: &[u8], start: usize, end: usize) -> bool {
 /// checked. A match that fails them is skipped by one byte, not by its length, so a phrase that
 /// starts inside it is still found.
 pub fn scan_line(text: &str) -> Scan {
-    LOWERED.with(|buffer| {
-        let mut lowered = buffer.borrow_mut();
-        lowered.clear();
-        lowered.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+    with_lowered(text, |lowered| {
         let original = text.as_bytes();
         let mut found = Scan::default();
         let mut at = 0;
         // Every non-overlapping match, so that "Rate exceeded" and "Too many connections" in one
         // line both count.
-        while let Some((pattern, start, end)) = MATCHER.find_at(lowered.as_slice(), at) {
+        while let Some((pattern, start, end)) = MATCHER.find_at(lowered, at) {
             match TABLE[pattern].1 {
                 Found::Phrase(i) => {
                     let phrase = &vocabulary::PHRASES[i];

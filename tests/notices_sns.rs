@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::moto::{Moto, drain, topic_with_queue};
@@ -115,20 +113,6 @@ async fn replayed_notices_arrive_through_sns_with_subject_attributes_samples_lin
     std::fs::remove_file(notices_file).unwrap();
 }
 
-/// A tracing writer the test can read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn handler_with_sns_at(endpoint: &str) -> Handler {
     handler_with_topic(endpoint, "arn:aws:sns:us-east-1:123456789012:watchdog").await
 }
@@ -173,13 +157,7 @@ async fn run_samples(handler: &Handler, deadline_in: Duration) -> (f64, f64, Dur
 async fn a_function_with_three_seconds_left_publishes_when_sns_answers_and_logs_before_its_deadline_when_sns_hangs() {
     // A subscriber of its own, as the other test here has: tracing caches which call sites are
     // enabled, and a test without one running beside a test with one can make it miss lines.
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = common::logs::capture();
     let moto = Moto::start();
     let config = moto.sdk_config().await;
     let (topic, queue) = topic_with_queue(&config, "watchdog-short").await;
@@ -212,7 +190,7 @@ async fn a_function_with_three_seconds_left_publishes_when_sns_answers_and_logs_
         slowest < three_seconds,
         "an invocation with 3 s left spent {slowest:?} on notices"
     );
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("Could not deliver a notice; here it is in full."),
         "{text}"
@@ -221,13 +199,7 @@ async fn a_function_with_three_seconds_left_publishes_when_sns_answers_and_logs_
 
 #[tokio::test(flavor = "current_thread")]
 async fn with_sns_unreachable_or_hanging_the_invocation_finishes_in_time_and_logs_the_notice() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = common::logs::capture();
 
     // Unreachable: nothing listens on the port.
     let closed = format!("http://127.0.0.1:{}", common::moto::free_port());
@@ -258,7 +230,7 @@ async fn with_sns_unreachable_or_hanging_the_invocation_finishes_in_time_and_log
         "a hanging SNS held an invocation for {slowest:?}"
     );
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("Could not deliver a notice; here it is in full."),
         "{text}"

@@ -5,6 +5,8 @@
 //!
 //! The same protocol against DynamoDB (moto_server) is in `tests/state_dynamo.rs`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -12,8 +14,8 @@ use lambda_watchdog::Processor;
 use lambda_watchdog::state::{Memory, Store};
 use lambda_watchdog::testing::direct_event;
 use lambda_watchdog::testing::fleet::{
-    self, Cells, Cut, FleetSpec, Rng, Stream, assert_same_cells, baseline, counter, data_message, deal,
-    deal_concurrently, direct_deliveries, processor, sums,
+    self, Cells, Cut, FleetSpec, Rng, assert_same_cells, baseline, counter, data_message, deal, deal_concurrently,
+    direct_deliveries, processor, sums,
 };
 use proptest::prelude::*;
 
@@ -160,7 +162,7 @@ fn a_table_that_fails_now_and_then_falls_back_loudly_and_loses_no_invocation() {
 fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_timeout() {
     // The first case, across containers: [START, END, REPORT 290 s of 300 s] in one,
     // ["Task timed out after 300.00 seconds"] later in another.
-    let stream = report_then_late_timeout_line();
+    let stream = common::report_then_late_timeout_line();
     let config = "[defaults]\ntimeout_seconds = 300\n";
     let store = Arc::new(Store::Memory(Memory::default()));
     let deliveries = [
@@ -193,29 +195,13 @@ fn a_report_in_one_container_and_its_late_timeout_line_in_another_count_one_time
     );
 }
 
-/// Events of one stream from `(ms after T_FLEET, line)` pairs, ids in order.
-fn stream_of(log_group: &str, lines: &[(i64, &str)]) -> Stream {
-    Stream {
-        log_group: log_group.into(),
-        log_stream: "2026/11/29/[$LATEST]00112233445566778899aabbccddeeff".into(),
-        events: lines
-            .iter()
-            .enumerate()
-            .map(|(i, (t, m))| fleet::Event {
-                id: format!("{:056}", i + 1),
-                timestamp_ms: T_FLEET + t,
-                message: m.to_string(),
-            })
-            .collect(),
-    }
-}
-
 #[test]
 fn a_timeout_learned_in_one_container_judges_near_timeouts_in_another() {
     // Function "exporter" names no timeout: its logs teach 120 s. Container 0 sees the
     // invocation that timed out; container 1 a later one that ran 100 s: near its timeout.
-    let stream = stream_of(
+    let stream = fleet::stream_of(
         "/aws/lambda/exporter",
+        T_FLEET,
         &[
             (
                 0,
@@ -334,29 +320,6 @@ proptest! {
     }
 }
 
-/// The first case: [START, END, REPORT 290 s of 300 s] in one batch, the late
-/// `Task timed out` line in the next.
-fn report_then_late_timeout_line() -> Stream {
-    stream_of(
-        "/aws/lambda/scraper-a",
-        &[
-            (
-                0,
-                "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
-            ),
-            (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
-            (
-                290_000,
-                "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
-            ),
-            (
-                290_001,
-                "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
-            ),
-        ],
-    )
-}
-
 #[test]
 fn an_invocation_whose_item_expired_between_its_batches_is_counted_as_the_docs_say() {
     // docs/deploy.md, the state table: a container that counted the invocation before finds
@@ -386,7 +349,7 @@ fn an_invocation_whose_item_expired_between_its_batches_is_counted_as_the_docs_s
             near_timeouts: Some(1),
         },
     ];
-    let stream = report_then_late_timeout_line();
+    let stream = common::report_then_late_timeout_line();
     let config = "[defaults]\ntimeout_seconds = 300\n";
     let key = lambda_watchdog::state::invocation_key(
         &stream.log_group,
@@ -434,22 +397,7 @@ fn a_container_whose_table_never_answers_counts_as_one_without_a_table() {
     });
     let mut rng = Rng::new(2);
     let deliveries = direct_deliveries(&fleet.streams, 1, &mut rng, 0);
-    let run = |store: Option<&Arc<Store>>| {
-        let mut p = processor(&fleet.config, store);
-        let mut documents = Vec::new();
-        for (_, cut) in &deliveries {
-            documents.extend(
-                p.handle_event(&direct_event(&data_message(
-                    &fleet.streams[cut.stream],
-                    cut.from,
-                    cut.to,
-                )))
-                .documents,
-            );
-        }
-        documents.extend(p.flush().documents);
-        documents
-    };
+    let run = |store: Option<&Arc<Store>>| fleet::one_container(&fleet.config, &fleet.streams, &deliveries, store);
     let alone = sums(&run(None));
     let store = Arc::new(Store::Memory(Memory::failing_every(1)));
     let documents = run(Some(&store));

@@ -15,7 +15,7 @@ use common::moto::Moto;
 use lambda_watchdog::state::{Dynamo, StateError, Store, create_table, invocation_key};
 use lambda_watchdog::testing::direct_event;
 use lambda_watchdog::testing::fleet::{
-    self, FleetSpec, Rng, Stream, assert_same_cells, baseline, counter, data_message, deal, deal_concurrently,
+    self, FleetSpec, Rng, assert_same_cells, baseline, counter, data_message, deal, deal_concurrently,
     direct_deliveries, processor, processor_counters, sums,
 };
 
@@ -207,39 +207,6 @@ async fn containers_reaped_mid_run_against_dynamodb_cost_no_count() {
     assert_eq!(counter(&dealt.counters, "StateFallbacks"), 0);
 }
 
-/// [START, END, REPORT 290 s of 300 s] and then the late `Task timed out` line of one
-/// invocation.
-fn report_then_late_timeout_line() -> Stream {
-    let lines = [
-        (
-            0,
-            "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
-        ),
-        (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
-        (
-            290_000,
-            "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
-        ),
-        (
-            290_001,
-            "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
-        ),
-    ];
-    Stream {
-        log_group: "/aws/lambda/scraper-a".into(),
-        log_stream: "2026/11/29/[$LATEST]00112233445566778899aabbccddeeff".into(),
-        events: lines
-            .iter()
-            .enumerate()
-            .map(|(i, (t, m))| fleet::Event {
-                id: format!("{:056}", i + 1),
-                timestamp_ms: T_FLEET + t,
-                message: m.to_string(),
-            })
-            .collect(),
-    }
-}
-
 #[tokio::test]
 async fn an_invocation_whose_dynamodb_item_expired_between_its_batches_is_counted_as_the_docs_say() {
     // docs/deploy.md, the state table: the container that counted the invocation finds its
@@ -256,7 +223,7 @@ async fn an_invocation_whose_dynamodb_item_expired_between_its_batches_is_counte
         ),
         ("the late line reaches another container", 1, 0, 1, Some(1)),
     ];
-    let stream = report_then_late_timeout_line();
+    let stream = common::report_then_late_timeout_line();
     let config = "[defaults]\ntimeout_seconds = 300\n";
     let key = invocation_key(
         &stream.log_group,

@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::throttling::Throttling;
@@ -19,20 +18,6 @@ use lambda_watchdog::testing::fleet::{
 
 const T_FLEET: i64 = 1_795_946_400_000; // 2026-11-29T10:00:00Z
 
-/// A tracing writer the test can read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_throttling_table_falls_back_loudly_within_its_budget_and_counts_every_batch() {
     // README, "When the table fails": each batch is counted with the container's own memory,
@@ -40,13 +25,7 @@ async fn a_throttling_table_falls_back_loudly_within_its_budget_and_counts_every
     // invocation does not fail. The SDK retries throttling with backoff (standard retry
     // mode); a round that fails whole ends the event's calls, so a batch waits about one
     // round's budget at most.
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = common::logs::capture();
     // A Python runtime with request ids and a Go one whose lines need their stream's positions.
     let fleet = fleet::generate(FleetSpec {
         functions: 2,
@@ -58,22 +37,7 @@ async fn a_throttling_table_falls_back_loudly_within_its_budget_and_counts_every
     let mut rng = Rng::new(2);
     let deliveries = direct_deliveries(&fleet.streams, 1, &mut rng, 0);
     // What one container without a table counts from the same deliveries.
-    let alone = {
-        let mut p = processor(&fleet.config, None);
-        let mut documents = Vec::new();
-        for (_, cut) in &deliveries {
-            documents.extend(
-                p.handle_event(&direct_event(&data_message(
-                    &fleet.streams[cut.stream],
-                    cut.from,
-                    cut.to,
-                )))
-                .documents,
-            );
-        }
-        documents.extend(p.flush().documents);
-        sums(&documents)
-    };
+    let alone = sums(&fleet::one_container(&fleet.config, &fleet.streams, &deliveries, None));
     for exception in ["ThrottlingException", "ProvisionedThroughputExceededException"] {
         let server = Throttling::start(exception);
         // A retry partition of its own: the SDK's retry quota is per partition, shared by
@@ -123,7 +87,7 @@ async fn a_throttling_table_falls_back_loudly_within_its_budget_and_counts_every
             slowest <= ROUND_BUDGET + Duration::from_secs(3),
             "{exception}: the slowest batch took {slowest:?}"
         );
-        let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+        let text = logs.text();
         assert!(
             text.contains("WARN") && text.contains("shared state table did not answer") && text.contains(exception),
             "{exception}: a warning names the error: {text}"

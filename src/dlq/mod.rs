@@ -636,9 +636,7 @@ impl DeadLetterNotice {
                 let _ = writeln!(
                     out,
                     "    {} {}",
-                    crate::present::rfc3339_ms(l.timestamp_ms)
-                        .get(11..23)
-                        .unwrap_or_default(),
+                    crate::present::time_of_day_ms(l.timestamp_ms),
                     l.message.replace('\n', "\n      ")
                 );
             }
@@ -699,14 +697,7 @@ impl DeadLetterNotice {
             if !m.lines.is_empty() {
                 let _ = writeln!(out, "```");
                 for l in &m.lines {
-                    let _ = writeln!(
-                        out,
-                        "{} {}",
-                        crate::present::rfc3339_ms(l.timestamp_ms)
-                            .get(11..23)
-                            .unwrap_or_default(),
-                        l.message
-                    );
+                    let _ = writeln!(out, "{} {}", crate::present::time_of_day_ms(l.timestamp_ms), l.message);
                 }
                 let _ = writeln!(out, "```");
             }

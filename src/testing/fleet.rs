@@ -499,6 +499,41 @@ pub fn baseline(fleet: &Fleet) -> Cells {
     sums(&documents)
 }
 
+/// One log stream of `log_group` from `(ms after start_ms, line)` pairs, event ids in order.
+pub fn stream_of(log_group: &str, start_ms: i64, lines: &[(i64, &str)]) -> Stream {
+    Stream {
+        log_group: log_group.into(),
+        log_stream: "2026/11/29/[$LATEST]00112233445566778899aabbccddeeff".into(),
+        events: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (t, m))| Event {
+                id: format!("{:056}", i + 1),
+                timestamp_ms: start_ms + t,
+                message: m.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// Every batch of `deliveries`, in order, to one container (its container numbers ignored),
+/// sharing `store` if given, then what it holds settled: the EMF documents it wrote.
+pub fn one_container(
+    config: &str,
+    streams: &[Stream],
+    deliveries: &[(usize, Cut)],
+    store: Option<&Arc<Store>>,
+) -> Vec<String> {
+    let mut p = processor(config, store);
+    let mut documents = Vec::new();
+    for (_, cut) in deliveries {
+        let event = direct_event(&data_message(&streams[cut.stream], cut.from, cut.to));
+        documents.extend(p.handle_event(&event).documents);
+    }
+    documents.extend(p.flush().documents);
+    documents
+}
+
 /// Delivers `deliveries` (container, batch) in order to `n` containers sharing `store`; every
 /// container settles what it holds at the end. Gives the sums and the processor counters.
 pub fn deal(

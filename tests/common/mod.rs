@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the shipped sample events and their expected counts.
 #![allow(dead_code)]
 
+pub mod logs;
 pub mod moto;
 pub mod throttling;
 
@@ -129,4 +130,31 @@ pub fn sample_lines() -> Vec<(String, String)> {
         });
     }
     lines
+}
+
+/// 2026-11-29T10:00:00Z, where the fleet fixtures start.
+const T_FLEET: i64 = 1_795_946_400_000;
+
+/// The first case: [START, END, REPORT 290 s of 300 s] in one batch, the late
+/// `Task timed out` line in the next.
+pub fn report_then_late_timeout_line() -> lambda_watchdog::testing::fleet::Stream {
+    lambda_watchdog::testing::fleet::stream_of(
+        "/aws/lambda/scraper-a",
+        T_FLEET,
+        &[
+            (
+                0,
+                "START RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001 Version: $LATEST",
+            ),
+            (290_000, "END RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001"),
+            (
+                290_000,
+                "REPORT RequestId: 6f0b7a8e-1111-4a2b-9c3d-000000000001\tDuration: 290000.00 ms\tBilled Duration: 290000 ms\tMemory Size: 512 MB\tMax Memory Used: 100 MB",
+            ),
+            (
+                290_001,
+                "2026-11-29T10:04:50.001Z 6f0b7a8e-1111-4a2b-9c3d-000000000001 Task timed out after 300.00 seconds",
+            ),
+        ],
+    )
 }
