@@ -231,9 +231,10 @@ pub struct Rule {
     functions: Option<GlobSet>,
     /// A regex whose first capture group's number becomes the metric value.
     pub value: Option<Regex>,
-    /// The phrase of a value pattern written `PHRASE(\d+)`, the usual shape: its number is read
-    /// after the phrase by hand, several times quicker than the regex engine's captures.
-    value_phrase: Option<memchr::memmem::Finder<'static>>,
+    /// A value pattern written `PHRASE(\d+)` or `PHRASE(\d+)WORDS`, the usual shapes: its
+    /// number is read after the phrase by hand, several times quicker than the regex engine's
+    /// captures.
+    value_phrase: Option<ValuePhrase>,
     /// The EMF unit (Count unless given).
     pub unit: &'static str,
 }
@@ -253,7 +254,7 @@ impl Rule {
     pub fn value_with(&self, line: &str, locations: &mut regex::CaptureLocations) -> Option<f64> {
         let value = self.value.as_ref()?;
         if let Some(phrase) = &self.value_phrase
-            && let Ok(number) = number_after(phrase, line)
+            && let Ok(number) = phrase.number_in(line)
         {
             return number;
         }
@@ -263,25 +264,48 @@ impl Rule {
     }
 }
 
-/// For a value pattern `PHRASE(\d+)`: the number after the first PHRASE that a digit follows,
-/// as the regex would capture it. `Err` when a byte outside ASCII stands where a digit could:
-/// `\d` also matches other scripts' digits, and only the regex can say what it captures then.
-fn number_after(phrase: &memchr::memmem::Finder<'_>, line: &str) -> Result<Option<f64>, ()> {
-    let bytes = line.as_bytes();
-    let mut from = 0;
-    while let Some(found) = phrase.find(&bytes[from..]) {
-        // A match of a whole phrase ends on a char boundary, and digits are ASCII.
-        let at = from + found + phrase.needle().len();
-        let digits = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-        if bytes.get(at + digits).is_some_and(|b| !b.is_ascii()) {
-            return Err(());
-        }
-        if digits > 0 {
-            return Ok(line[at..at + digits].parse().ok());
-        }
-        from += found + 1;
+/// A value pattern `PHRASE(\d+)WORDS` (`WORDS` may be empty): plain text around one run of
+/// digits.
+#[derive(Debug, Clone)]
+struct ValuePhrase {
+    phrase: memchr::memmem::Finder<'static>,
+    after: String,
+}
+
+impl ValuePhrase {
+    /// The shape of `value`, if it has it: text without regex syntax, `(\d+)`, and text without
+    /// regex syntax that does not begin with a digit (one that did could take digits back from
+    /// `\d+`, and only the regex engine backtracks).
+    fn of(value: &str) -> Option<ValuePhrase> {
+        let (before, after) = value.split_once(r"(\d+)")?;
+        let plain_after = regex::escape(after) == after && !after.starts_with(|c: char| c.is_ascii_digit());
+        Some(ValuePhrase {
+            phrase: plain_phrase(before)?,
+            after: after.to_string(),
+        })
+        .filter(|_| plain_after)
     }
-    Ok(None)
+
+    /// The number the regex would capture in `line`: the digits after the first PHRASE that
+    /// digits and then WORDS follow. `Err` when a byte outside ASCII stands where a digit could:
+    /// `\d` also matches other scripts' digits, and only the regex can say what it captures then.
+    fn number_in(&self, line: &str) -> Result<Option<f64>, ()> {
+        let bytes = line.as_bytes();
+        let mut from = 0;
+        while let Some(found) = self.phrase.find(&bytes[from..]) {
+            // A match of a whole phrase ends on a char boundary, and digits are ASCII.
+            let at = from + found + self.phrase.needle().len();
+            let digits = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if bytes.get(at + digits).is_some_and(|b| !b.is_ascii()) {
+                return Err(());
+            }
+            if digits > 0 && bytes[at + digits..].starts_with(self.after.as_bytes()) {
+                return Ok(line[at..at + digits].parse().ok());
+            }
+            from += found + 1;
+        }
+        Ok(None)
+    }
 }
 
 /// A searcher for `pattern` as a plain phrase, if it is one: not empty, and no regex syntax in it.
@@ -515,10 +539,7 @@ impl Config {
                 .transpose()?;
             // A pattern without regex syntax is matched as a plain phrase.
             let literal = plain_phrase(&r.pattern);
-            let value_phrase = value
-                .as_ref()
-                .and_then(|v| v.as_str().strip_suffix(r"(\d+)"))
-                .and_then(plain_phrase);
+            let value_phrase = value.as_ref().and_then(|v| ValuePhrase::of(v.as_str()));
             rules.push(Rule {
                 metric: r.metric.into(),
                 pattern,
@@ -1066,6 +1087,15 @@ mod tests {
             rule.value_phrase.is_some(),
             "`PHRASE(\\d+)` is read without the regex engine"
         );
+        for (value, by_hand) in [
+            (r"with (\d+) items", true),
+            (r"(\d+) items", false),
+            (r"with (\d+)0", false),
+            (r"(?i)with (\d+)", false),
+            (r"with (\d+) item(s)", false),
+        ] {
+            assert_eq!(ValuePhrase::of(value).is_some(), by_hand, "{value}");
+        }
     }
 
     #[test]
@@ -1132,11 +1162,18 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn a_phrase_value_is_read_as_the_regex_would_capture_it(
-            line in "(chunk_size=|chunk_|=|[0-9]{1,3}|٣|x| ){0,8}",
+            line in "(chunk_size=|chunk_|=|with |[0-9]{1,3}| items| item|٣|x| ){0,8}",
+            value in proptest::sample::select(vec![
+                r"chunk_size=(\\d+)",
+                r"with (\\d+) items",
+                r"with (\\d+)",
+                r"=(\\d+) ",
+                r"with (\\d+)1",
+            ]),
         ) {
-            let config = Config::from_toml_str(
-                "[[rule]]\nmetric = \"ChunkSize\"\npattern = \"chunk\"\nvalue = \"chunk_size=(\\\\d+)\"",
-            )
+            let config = Config::from_toml_str(&format!(
+                "[[rule]]\nmetric = \"Value\"\npattern = \"chunk\"\nvalue = \"{value}\"",
+            ))
             .unwrap();
             let rule = &config.rules[0];
             let value = rule.value.as_ref().unwrap();

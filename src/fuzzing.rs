@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::emf::check_document;
-use crate::parse::{Line, parse};
+use crate::parse::{Line, parse, parse_all};
 use crate::processor::{Clock, Processor};
 use crate::testing::encode_batch;
 
@@ -49,10 +49,17 @@ fn check_outcome(outcome: crate::Outcome) {
 }
 
 /// Target `line`: one log message (bytes decoded lossily, as a repaired message would be)
-/// through [`parse`]. Request ids that come out must be cut from the line itself.
+/// through [`parse`]. Request ids that come out must be cut from the line itself, and a batch
+/// of the message and each of its physical lines must parse through [`parse_all`] (one signal
+/// scan for all) exactly as each parses alone.
 pub fn line(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let parsed = parse(&text);
+    let batch: Vec<&str> = std::iter::once(text.as_ref())
+        .chain(text.split_inclusive('\n'))
+        .collect();
+    let alone: Vec<Line<'_>> = batch.iter().map(|m| parse(m)).collect();
+    assert_eq!(parse_all(batch.iter().copied()), alone, "{text:?}");
     let id = match &parsed {
         Line::Start { request_id } | Line::End { request_id } | Line::RuntimeDone { request_id, .. } => {
             Some(*request_id)

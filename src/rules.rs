@@ -5,11 +5,11 @@
 //! A line is checked against all of a function's open rules in one pass per kind of pattern:
 //! - plain phrases (no regex syntax) in one Aho-Corasick automaton whose overlapping search
 //!   reports every phrase in the line, also phrases inside or overlapping others, in one pass
-//!   (a single open phrase uses its own memchr searcher instead);
+//!   (up to four open phrases use their own memchr searchers instead);
 //! - every other pattern through a prefilter first: the literals every match of it must begin
 //!   with (regex-syntax's prefix extraction), lower-cased, in one Aho-Corasick search of the
-//!   line lower-cased. ASCII lower-casing keeps byte offsets, so a match that begins with a
-//!   literal in any case leaves that literal, lower-cased, in the lowered line: the prefilter
+//!   line lower-cased (up to four literals of open rules: each with its own memchr searcher).
+//!   ASCII lower-casing keeps byte offsets, so a match that begins with a literal in any case leaves that literal, lower-cased, in the lowered line: the prefilter
 //!   never rules a matching line out, and it turns a case-insensitive pattern's hundreds of case
 //!   variants into one literal. The patterns that pass it (and those with no finite prefixes,
 //!   such as `\d+ failed`) then run: at most two on their own, more in one `RegexSet` whose
@@ -20,6 +20,7 @@
 //! one set costs a function with few rules little, since a line is scanned once either way.
 
 use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
 use regex::{RegexSet, RegexSetBuilder};
 
 use crate::config::Rule;
@@ -45,7 +46,16 @@ pub struct RuleMatcher {
     /// The regex rules' prefixes, lower-cased; pattern `j` is a prefix of rule `prefix_rules[j]`.
     prefixes: Option<AhoCorasick>,
     prefix_rules: Vec<usize>,
+    /// The same prefixes each with a searcher of its own, and for each rule the range of its
+    /// own among them: a line with few open rules is searched for theirs alone.
+    prefix_finders: Vec<Finder<'static>>,
+    prefix_ranges: Vec<std::ops::Range<usize>>,
 }
+
+/// Up to this many open phrases or prefixes, each is looked for with its own SIMD substring
+/// search: quicker on a short line than one automaton over all of them, whose search stops at
+/// every byte that can begin one (`d` and `w` for `deadlock` and `with`, in most words).
+const OWN_SEARCHES: u32 = 4;
 
 /// The literals every match of `pattern` begins with, ASCII lower-cased and without repeats;
 /// `None` when there is no finite set of them (or one is empty: every line is a candidate).
@@ -114,13 +124,17 @@ impl RuleMatcher {
             );
         }
         let mut prefixes: Vec<Vec<u8>> = Vec::new();
+        matcher.prefix_ranges = vec![0..0; rules.len()];
         for &i in &matcher.regex_rules {
             match lowered_prefixes(rules[i].pattern.as_str()) {
                 Some(found) => {
+                    let start = prefixes.len();
                     for prefix in found {
+                        matcher.prefix_finders.push(Finder::new(&prefix).into_owned());
                         prefixes.push(prefix);
                         matcher.prefix_rules.push(i);
                     }
+                    matcher.prefix_ranges[i] = start..prefixes.len();
                 }
                 None => matcher.unfiltered |= 1 << i,
             }
@@ -161,19 +175,17 @@ impl RuleMatcher {
     pub fn matching(&self, rules: &[Rule], open: u64, line: &str) -> u64 {
         let mut found = 0;
         let phrases = open & self.phrase_bits;
-        if phrases.count_ones() == 1 {
-            // One phrase: its own searcher is the one pass.
-            let r = phrases.trailing_zeros() as usize;
-            if rules[r]
-                .literal
-                .as_ref()
-                .is_some_and(|f| f.find(line.as_bytes()).is_some())
-            {
-                found |= 1 << r;
+        if phrases.count_ones() <= OWN_SEARCHES {
+            for r in bits(phrases) {
+                if rules[r]
+                    .literal
+                    .as_ref()
+                    .is_some_and(|f| f.find(line.as_bytes()).is_some())
+                {
+                    found |= 1 << r;
+                }
             }
-        } else if phrases != 0
-            && let Some(ac) = &self.phrases
-        {
+        } else if let Some(ac) = &self.phrases {
             for m in ac.find_overlapping_iter(line) {
                 found |= phrases & (1 << self.phrase_rules[m.pattern().as_usize()]);
                 if found & phrases == phrases {
@@ -183,14 +195,25 @@ impl RuleMatcher {
         }
         let open_regexes = open & self.regex_bits;
         let mut regexes = open_regexes & self.unfiltered;
-        if open_regexes & !self.unfiltered != 0
-            && let Some(ac) = &self.prefixes
-        {
+        let filtered = open_regexes & !self.unfiltered;
+        if filtered != 0 {
+            let literals: usize = bits(filtered).map(|r| self.prefix_ranges[r].len()).sum();
             crate::signals::with_lowered(line, |lowered| {
-                for m in ac.find_overlapping_iter(lowered) {
-                    regexes |= open_regexes & (1 << self.prefix_rules[m.pattern().as_usize()]);
-                    if regexes == open_regexes {
-                        break;
+                if literals <= OWN_SEARCHES as usize {
+                    for r in bits(filtered) {
+                        if self.prefix_finders[self.prefix_ranges[r].clone()]
+                            .iter()
+                            .any(|f| f.find(lowered).is_some())
+                        {
+                            regexes |= 1 << r;
+                        }
+                    }
+                } else if let Some(ac) = &self.prefixes {
+                    for m in ac.find_overlapping_iter(lowered) {
+                        regexes |= filtered & (1 << self.prefix_rules[m.pattern().as_usize()]);
+                        if regexes & filtered == filtered {
+                            break;
+                        }
                     }
                 }
             });

@@ -58,10 +58,16 @@ impl Signals {
 }
 
 /// Phrases that carry a number right after them.
-const NUMBERED: &[(&str, Found)] = &[
-    ("task timed out after ", Found::TimedOutAfter),
-    ("chunk_size=", Found::ChunkSize),
-];
+const NUMBERED: &[(&str, Found)] = &[("task timed out after ", Found::TimedOutAfter)];
+
+/// `chunk_size=`, looked for apart from the table: workers write it on most lines, and each
+/// match ends the table's search and costs it a restart, while a substring search of its own
+/// passes over matches at SIMD speed. No phrase of the table can overlap it (a test holds
+/// them to that), so the table's leftmost-first walk would have found the same first one.
+const CHUNK_SIZE: &str = "chunk_size=";
+
+static CHUNK_SIZE_FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(CHUNK_SIZE));
 
 /// What a phrase in the table stands for.
 #[derive(Debug, Clone, Copy)]
@@ -69,11 +75,10 @@ enum Found {
     /// The phrase of [`vocabulary::PHRASES`] at this index.
     Phrase(usize),
     TimedOutAfter,
-    ChunkSize,
 }
 
 /// The searched patterns, lower case: every phrase of the vocabulary (an exact phrase once per
-/// distinct spelling), then the numbered phrases.
+/// distinct spelling), then `Task timed out after `.
 static TABLE: LazyLock<Vec<(String, Found)>> = LazyLock::new(|| {
     let mut table: Vec<(String, Found)> = Vec::new();
     for (i, phrase) in vocabulary::PHRASES.iter().enumerate() {
@@ -148,7 +153,7 @@ pub fn with_lowered<R>(text: &str, f: impl FnOnce(&[u8]) -> R) -> R {
             Err(_) => &mut own,
         };
         lowered.clear();
-        lowered.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+        push_lowered(lowered, text);
         f(lowered)
     })
 }
@@ -185,34 +190,110 @@ fn holds(phrase: &Phrase, original: &[u8], start: usize, end: usize) -> bool {
 /// starts inside it is still found.
 pub fn scan_line(text: &str) -> Scan {
     with_lowered(text, |lowered| {
-        let original = text.as_bytes();
         let mut found = Scan::default();
         let mut at = 0;
         // Every non-overlapping match, so that "Rate exceeded" and "Too many connections" in one
         // line both count.
         while let Some((pattern, start, end)) = MATCHER.find_at(lowered, at) {
-            match TABLE[pattern].1 {
-                Found::Phrase(i) => {
-                    let phrase = &vocabulary::PHRASES[i];
-                    if !holds(phrase, original, start, end) {
-                        at = start + 1;
-                        continue;
-                    }
-                    for &signal in phrase.signals {
-                        found.signals.insert(signal);
-                    }
-                }
-                Found::TimedOutAfter => {
-                    found.timed_out_after_at.get_or_insert(end);
-                }
-                Found::ChunkSize => {
-                    found.chunk_size_at.get_or_insert(end);
-                }
-            }
-            at = end;
+            at = take(&mut found, text.as_bytes(), pattern, start, end);
         }
+        found.chunk_size_at = CHUNK_SIZE_FINDER.find(lowered).map(|at| at + CHUNK_SIZE.len());
         found
     })
+}
+
+/// What [`scan_line`] gives for each of `texts`, in one pass over all of them.
+///
+/// Searching costs a fixed price per call on top of the price per byte, and application lines
+/// are short: a batch's lines are lower-cased one after another into one buffer, each followed
+/// by a NUL byte, and searched in one go. No phrase holds a NUL, so no match spans two texts;
+/// each match is taken back to its text, and judged there exactly as [`scan_line`] judges it
+/// (guards see the text's own edges, not its neighbours).
+pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
+    let mut found = vec![Scan::default(); texts.len()];
+    BATCH.with(|buffer| {
+        let mut own = (Vec::new(), Vec::new());
+        let mut borrowed = buffer.try_borrow_mut();
+        let (lowered, starts) = match borrowed.as_deref_mut() {
+            Ok((lowered, starts)) => (lowered, starts),
+            Err(_) => (&mut own.0, &mut own.1),
+        };
+        lowered.clear();
+        starts.clear();
+        for text in texts {
+            starts.push(lowered.len());
+            push_lowered(lowered, text);
+            lowered.push(0);
+        }
+        let mut text = 0;
+        let mut at = 0;
+        while let Some((pattern, start, end)) = MATCHER.find_at(lowered, at) {
+            // Matches come in order, so the text that holds one is at or after the last one's.
+            while starts.get(text + 1).is_some_and(|&next| next <= start) {
+                text += 1;
+            }
+            let base = starts[text];
+            at = base
+                + take(
+                    &mut found[text],
+                    texts[text].as_bytes(),
+                    pattern,
+                    start - base,
+                    end - base,
+                );
+        }
+        let mut text = 0;
+        for start in CHUNK_SIZE_FINDER.find_iter(lowered) {
+            while starts.get(text + 1).is_some_and(|&next| next <= start) {
+                text += 1;
+            }
+            found[text]
+                .chunk_size_at
+                .get_or_insert(start - starts[text] + CHUNK_SIZE.len());
+        }
+        // A batch's worth is kept for the next batch; an outsized one is given back.
+        if lowered.capacity() > KEPT_BATCH_BYTES {
+            *lowered = Vec::new();
+            *starts = Vec::new();
+        }
+    });
+    found
+}
+
+/// The most buffer [`scan_each`] keeps between calls.
+const KEPT_BATCH_BYTES: usize = 4 << 20;
+
+thread_local! {
+    static BATCH: RefCell<(Vec<u8>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Takes the match of table entry `pattern` at `start..end` of `original` into `found` if it
+/// keeps its phrase's case rule and guard, and says where the search goes on: past the match,
+/// or one byte after its start when it did not hold.
+fn take(found: &mut Scan, original: &[u8], pattern: usize, start: usize, end: usize) -> usize {
+    match TABLE[pattern].1 {
+        Found::Phrase(i) => {
+            let phrase = &vocabulary::PHRASES[i];
+            if !holds(phrase, original, start, end) {
+                return start + 1;
+            }
+            for &signal in phrase.signals {
+                found.signals.insert(signal);
+            }
+        }
+        Found::TimedOutAfter => {
+            found.timed_out_after_at.get_or_insert(end);
+        }
+    }
+    end
+}
+
+/// Appends `text` to `buffer`, ASCII lower-cased: a copy, then a pass that the compiler turns
+/// into vector instructions.
+fn push_lowered(buffer: &mut Vec<u8>, text: &str) {
+    let start = buffer.len();
+    buffer.extend_from_slice(text.as_bytes());
+    buffer[start..].make_ascii_lowercase();
 }
 
 #[cfg(test)]
@@ -332,5 +413,91 @@ mod tests {
         let s = scan("ER_CON_COUNT_ERROR: Too many connections; then Rate exceeded");
         assert!(s.has(Signal::TooManyConnections) && s.has(Signal::RateLimited));
         assert!(!s.has(Signal::OutOfMemory));
+    }
+
+    /// Pieces that make phrases, near misses, guards' neighbours and edges when strung together.
+    const PIECES: &[&str] = &[
+        "Rate ",
+        "rate limit ",
+        "exceeded",
+        "EXCEEDED",
+        "status ",
+        "429",
+        "4290",
+        "x",
+        "_",
+        " ",
+        "\t",
+        "\n",
+        "\0",
+        "ECONNRESET",
+        "econnreset",
+        "MemoryError",
+        "Task timed out after ",
+        "3.00",
+        "chunk_size=",
+        "CHUNK_SIZE=",
+        "12",
+        "Too many ",
+        "connections",
+        "signal: killed",
+        "\u{e9}",
+        "",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn a_batch_scanned_in_one_pass_finds_what_each_line_scanned_alone_finds(
+            texts in proptest::collection::vec(proptest::collection::vec(0..PIECES.len(), 0..8), 0..12),
+        ) {
+            let texts: Vec<String> = texts.iter().map(|t| t.iter().map(|&i| PIECES[i]).collect()).collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let each: Vec<Scan> = texts.iter().map(|t| scan_line(t)).collect();
+            proptest::prop_assert_eq!(scan_each(&texts), each, "{:?}", texts);
+        }
+    }
+
+    /// A phrase may overlap `chunk_size=` only where its guard always refuses the match: then
+    /// the table's walk steps one byte on from it and skips nothing.
+    #[test]
+    fn no_phrase_can_overlap_chunk_size_so_it_is_found_apart() {
+        let needle = CHUNK_SIZE.as_bytes();
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        for (pattern, found) in TABLE.iter() {
+            let p = pattern.as_bytes();
+            let guarded = matches!(found, Found::Phrase(i) if vocabulary::PHRASES[*i].guard == Guard::Word);
+            let contains = |a: &[u8], b: &[u8]| a.windows(b.len()).any(|w| w == b);
+            assert!(!contains(p, needle) && !contains(needle, p), "{pattern:?}");
+            for k in 1..p.len().min(needle.len()) {
+                // The phrase ends where `chunk_size=` begins: the byte after it is needle[k].
+                let before = p[p.len() - k..] == needle[..k];
+                // `chunk_size=` ends where the phrase begins: the byte before it is needle[len-k-1].
+                let after = needle[needle.len() - k..] == p[..k];
+                let refused = |neighbour: u8| guarded && word(neighbour);
+                assert!(
+                    (!before || refused(needle[k])) && (!after || refused(needle[needle.len() - k - 1])),
+                    "{pattern:?} overlaps {CHUNK_SIZE:?} by {k} bytes"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_phrase_holds_the_byte_that_parts_a_batch() {
+        for (pattern, _) in TABLE.iter() {
+            assert!(!pattern.contains('\0'), "{pattern:?}");
+        }
+    }
+
+    #[test]
+    fn a_match_at_the_edge_of_a_line_is_judged_by_that_line_alone() {
+        // The guard of `status 429` looks at the bytes around it: in a batch, a neighbour's
+        // digit must not count, nor must a phrase run on into the next line.
+        let texts = ["status 429", "0 and more", "status 4", "29", "ECONNRESET", "x"];
+        let found = scan_each(&texts);
+        assert!(found[0].signals.has(Signal::RateLimited), "{found:?}");
+        assert!(found[2..].iter().take(2).all(|f| f.signals.is_empty()), "{found:?}");
+        assert!(found[4].signals.has(Signal::ConnectionError), "{found:?}");
+        assert_eq!(scan_each(&[]), Vec::<Scan>::new());
     }
 }

@@ -9,9 +9,8 @@ use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
 
-use super::bytes::{first_line, number_at, token_end};
+use super::bytes::{first_line, token_end};
 use super::{AppLine, Level, is_request_id};
-use crate::signals::scan_line;
 use crate::vocabulary;
 
 /// A token of a line and the text after it.
@@ -152,15 +151,20 @@ fn holds_error_record(text: &str) -> bool {
     let Some(record) = text.get(open..) else { return false };
     matches!(
         super::json_line::parse_json(record.trim_end()),
-        Some(super::Line::App(AppLine {
-            level: Some(Level::Error),
-            ..
-        }))
+        Some((
+            super::Line::App(AppLine {
+                level: Some(Level::Error),
+                ..
+            }),
+            _
+        ))
     ) && record.contains("\"errorMessage\"")
 }
 
-/// Reads a plain-text application line: request id and level from its first few tokens.
-pub(super) fn parse_text_app(message: &str) -> AppLine<'_> {
+/// Reads a plain-text application line: request id and level from its first few tokens. Gives
+/// the line and its body, the text after the prefix that the signal scan reads
+/// ([`super::AppLine::take_scan`]).
+pub(super) fn parse_text_app(message: &str) -> (AppLine<'_>, &str) {
     if let Some((level, request_id, body)) = ruby_logger(message) {
         return finish(request_id, Some(level), body);
     }
@@ -228,15 +232,13 @@ pub(super) fn parse_text_app(message: &str) -> AppLine<'_> {
     finish(request_id, level, body)
 }
 
-fn finish<'a>(request_id: Option<&'a str>, level: Option<Level>, body: &str) -> AppLine<'a> {
-    let found = scan_line(body);
-    AppLine {
+fn finish<'a>(request_id: Option<&'a str>, level: Option<Level>, body: &'a str) -> (AppLine<'a>, &'a str) {
+    let line = AppLine {
         request_id,
         level,
-        signals: found.signals,
-        timed_out_after: number_at(body, found.timed_out_after_at),
-        chunk_size: number_at(body, found.chunk_size_at),
-    }
+        ..AppLine::default()
+    };
+    (line, body)
 }
 
 /// Lines that report a crash without a level word: Go panics, Rust panics, Python tracebacks,

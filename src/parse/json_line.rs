@@ -7,10 +7,8 @@
 
 use std::borrow::Cow;
 
-use super::bytes::number_at;
 use super::json::{JsonError, Members, Raw, Span};
 use super::{AppLine, Level, Line, Report, Status};
-use crate::signals::scan_line;
 
 /// The top-level members of a JSON log line that matter here.
 #[derive(Debug, Default, PartialEq)]
@@ -161,8 +159,10 @@ impl PlatformMetrics {
     }
 }
 
-/// Reads a JSON log line, or `None` if it is not a well-formed object.
-pub(super) fn parse_json(line: &str) -> Option<Line<'_>> {
+/// Reads a JSON log line, or `None` if it is not a well-formed object. Gives the line and the
+/// text its signal scan reads: for an application line, its members from the first to the last
+/// that is not short furniture ([`super::AppLine::take_scan`]); for a platform line, nothing.
+pub(super) fn parse_json(line: &str) -> Option<(Line<'_>, &str)> {
     let mut top = TopLevel::default();
     top_level(line, &mut top).ok()?;
     if let Some(kind) = top.kind.and_then(|k| k.strip_prefix("platform.")) {
@@ -173,7 +173,7 @@ pub(super) fn parse_json(line: &str) -> Option<Line<'_>> {
             RecordMember::Other => return None,
         };
         let status = record.status.as_deref().map(Status::parse);
-        return Some(match kind {
+        let platform = match kind {
             "start" => Line::Start {
                 request_id: record.request_id?,
             },
@@ -201,18 +201,18 @@ pub(super) fn parse_json(line: &str) -> Option<Line<'_>> {
             },
             "initStart" | "restoreStart" => Line::InitStart,
             _ => Line::Platform,
-        });
+        };
+        return Some((platform, ""));
     }
     // An unhandled exception written as {"errorMessage":…,"errorType":…} is an error.
     let level = top.level.or(top.error_type.then_some(Level::Error));
-    let found = scan_line(top.text);
-    Some(Line::App(AppLine {
+    let app = AppLine {
         request_id: top.request_id,
         level,
-        signals: found.signals,
-        timed_out_after: number_at(top.text, found.timed_out_after_at),
-        chunk_size: top.chunk_size.or_else(|| number_at(top.text, found.chunk_size_at)),
-    }))
+        chunk_size: top.chunk_size,
+        ..AppLine::default()
+    };
+    Some((Line::App(app), top.text))
 }
 
 #[cfg(test)]
@@ -262,12 +262,12 @@ mod tests {
     #[test]
     fn a_record_with_broken_members_makes_the_line_unreadable_but_broken_metrics_do_not() {
         assert_eq!(
-            parse_json(r#"{"type":"platform.report","record":{"requestId":"r-1" "status":"x"}}"#),
+            parse_json(r#"{"type":"platform.report","record":{"requestId":"r-1" "status":"x"}}"#).map(|(line, _)| line),
             None
         );
         match parse_json(r#"{"type":"platform.report","record":{"requestId":"r-1","metrics":{"durationMs":5,"x" 1}}}"#)
         {
-            Some(Line::Report(r)) => assert_eq!((r.request_id, r.duration_ms), ("r-1", None)),
+            Some((Line::Report(r), _)) => assert_eq!((r.request_id, r.duration_ms), ("r-1", None)),
             other => panic!("{other:?}"),
         }
     }

@@ -20,7 +20,7 @@ mod platform_text;
 
 use std::borrow::Cow;
 
-use crate::signals::Signals;
+use crate::signals::{Scan, Signals, scan_each, scan_line};
 
 /// How an invocation (or an init phase) ended, as Lambda reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,17 +179,55 @@ impl AppLine<'_> {
 
 /// Parses one log event's message.
 pub fn parse(message: &str) -> Line<'_> {
+    let (mut line, text) = read(message);
+    if let Line::App(app) = &mut line {
+        app.take_scan(scan_line(text), text);
+    }
+    line
+}
+
+/// Parses every message of a batch, as [`parse`] parses each: the same lines, with the signal
+/// scan of all of them done in one pass ([`crate::signals::scan_each`]), which on short lines
+/// costs a fraction of one search per line.
+pub fn parse_all<'a>(messages: impl IntoIterator<Item = &'a str>) -> Vec<Line<'a>> {
+    let (mut lines, texts): (Vec<Line<'a>>, Vec<&'a str>) = messages.into_iter().map(read).unzip();
+    for ((line, text), found) in lines.iter_mut().zip(&texts).zip(scan_each(&texts)) {
+        if let Line::App(app) = line {
+            app.take_scan(found, text);
+        }
+    }
+    lines
+}
+
+/// Reads a message up to its signal scan: the line, and for an application line the text the
+/// scan reads (the body after a plain-text prefix, or a JSON line's members less its short
+/// furniture); other lines give no text.
+fn read(message: &str) -> (Line<'_>, &str) {
     // Nearly every line starts with a printable ASCII byte; only the others need a full trim.
     let trimmed = match message.as_bytes().first() {
         Some(b) if b.is_ascii_graphic() => message,
         _ => message.trim_start(),
     };
+    let text_app = || {
+        let (app, text) = app::parse_text_app(message);
+        (Line::App(app), text)
+    };
     match trimmed.as_bytes().first() {
-        Some(b'{') => json_line::parse_json(trimmed).unwrap_or_else(|| Line::App(app::parse_text_app(message))),
+        Some(b'{') => json_line::parse_json(trimmed).unwrap_or_else(text_app),
         Some(b'S' | b'E' | b'R' | b'I' | b'X' | b'L' | b'T') => {
-            platform_text::parse_text_platform(trimmed).unwrap_or_else(|| Line::App(app::parse_text_app(message)))
+            platform_text::parse_text_platform(trimmed).map_or_else(text_app, |line| (line, ""))
         }
-        _ => Line::App(app::parse_text_app(message)),
+        _ => text_app(),
+    }
+}
+
+impl AppLine<'_> {
+    /// Takes what the signal scan found in `text`, the text [`read`] gave with the line.
+    fn take_scan(&mut self, found: Scan, text: &str) {
+        self.signals = found.signals;
+        self.timed_out_after = bytes::number_at(text, found.timed_out_after_at);
+        // A JSON line's own `chunk_size` member comes first.
+        self.chunk_size = self.chunk_size.or_else(|| bytes::number_at(text, found.chunk_size_at));
     }
 }
 

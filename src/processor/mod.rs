@@ -54,7 +54,7 @@ use crate::config::{Config, FunctionSettings};
 use crate::decode::{DecodeError, Envelope, decode_base64, gunzip_capped, parse_message_counted};
 use crate::emf::{self, Entry, EntryValue, Target};
 use crate::metrics::{Metric, ProcessorMetric, Unit};
-use crate::parse::{Line, Status, parse};
+use crate::parse::{Line, Status, parse_all};
 use crate::state::{Claim, Filed, Store, View};
 use crate::wire::DataMessage;
 
@@ -595,8 +595,9 @@ impl Processor {
         let stream_key = stable_hash((group, names.log_stream.as_ref()));
         // Several invocations at once in one environment (Lambda Managed Instances): lines are
         // attributed by request id only; a line without one is evidence only.
+        let lines = parse_all(events.iter().map(|e| e.message.as_ref()));
         let concurrent =
-            self.streams.get(&stream_key).is_some_and(|s| s.concurrent) || stream::overlapping_invocations(events);
+            self.streams.get(&stream_key).is_some_and(|s| s.concurrent) || stream::overlapping_invocations(&lines);
         let mut slots = Slots::for_events(events.len());
         // Whose lines without a request id are, as the batch goes: its head's, then those of
         // the last START or INIT_START.
@@ -612,7 +613,7 @@ impl Processor {
         let mut positional = false;
         let mut restored = false;
         let oldest_minute = now.saturating_sub(emf::MAX_AGE_MS - 60_000);
-        for (i, event) in events.iter().enumerate() {
+        for (i, (event, line)) in events.iter().zip(lines).enumerate() {
             let ts = event.timestamp;
             if minute_start(ts) < oldest_minute {
                 acc.telemetry.add(ProcessorMetric::EventsTooOld, 1);
@@ -624,7 +625,7 @@ impl Processor {
             }
             acc.telemetry.add(ProcessorMetric::EventsProcessed, 1);
             first_event.get_or_insert(i);
-            match parse(&event.message) {
+            match line {
                 Line::Start { request_id } => {
                     let inv = slots.get(Owner::Id(request_id));
                     inv.started_at.get_or_insert(i);

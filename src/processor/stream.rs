@@ -22,15 +22,11 @@
 //! invocation. A stream remembers its last [`MAX_SEGMENTS`] batches; a batch older than all of
 //! them is attributed with what is known.
 
-use std::sync::LazyLock;
-
-use memchr::memmem::Finder;
 use smallvec::SmallVec;
 
 use super::facts::Facts;
 use super::record::Evidence;
-use crate::parse::{Line, parse};
-use crate::wire::LogEvent;
+use crate::parse::Line;
 
 /// Batches remembered per log stream.
 pub const MAX_SEGMENTS: usize = 16;
@@ -244,28 +240,13 @@ impl StreamState {
 /// several requests at once (docs.aws.amazon.com/lambda, "Lambda Managed Instances"); every other
 /// environment runs one at a time, so its STARTs and REPORTs alternate.
 ///
-/// Only the lines that can be platform lines are parsed: text lines that begin with `START `,
-/// `END ` or `REPORT `, JSON lines that mention `"platform.`.
-pub fn overlapping_invocations(events: &[LogEvent<'_>]) -> bool {
-    // Built once: `memmem::find` builds its searcher on every call.
-    static PLATFORM: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\"platform."));
+/// Reads the batch's lines as [`crate::parse::parse_all`] gives them, so no line is parsed twice.
+pub fn overlapping_invocations(lines: &[Line<'_>]) -> bool {
     let mut in_flight: SmallVec<[&str; 4]> = SmallVec::new();
-    for event in events {
-        let text = event.message.as_ref();
-        let b = text.as_bytes();
-        let candidate = match b.first() {
-            Some(b'S') => text.starts_with("START "),
-            Some(b'E') => text.starts_with("END "),
-            Some(b'R') => text.starts_with("REPORT "),
-            Some(b'{') => PLATFORM.find(b).is_some(),
-            _ => false,
-        };
-        if !candidate {
-            continue;
-        }
-        match parse(text) {
+    for line in lines {
+        match line {
             Line::Start { request_id } => {
-                if !in_flight.contains(&request_id) {
+                if !in_flight.contains(request_id) {
                     in_flight.push(request_id);
                 }
                 if in_flight.len() > 1 {
@@ -274,7 +255,7 @@ pub fn overlapping_invocations(events: &[LogEvent<'_>]) -> bool {
             }
             Line::End { request_id }
             | Line::Report(crate::parse::Report { request_id, .. })
-            | Line::RuntimeDone { request_id, .. } => in_flight.retain(|id| *id != request_id),
+            | Line::RuntimeDone { request_id, .. } => in_flight.retain(|id| id != request_id),
             _ => {}
         }
     }
@@ -323,6 +304,7 @@ fn stream_function(log_stream: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::parse_all;
 
     fn pos(t: i64) -> Pos {
         Pos::of(t, &format!("{t:056}"))
@@ -342,18 +324,6 @@ mod tests {
             evidence: Vec::new(),
             owner,
         })
-    }
-
-    fn events(lines: &[&str]) -> Vec<LogEvent<'static>> {
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| LogEvent {
-                id: i.to_string().into(),
-                timestamp: i as i64,
-                message: l.to_string().into(),
-            })
-            .collect()
     }
 
     #[test]
@@ -391,7 +361,7 @@ mod tests {
         ];
         for (name, lines, concurrent) in cases {
             let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-            assert_eq!(overlapping_invocations(&events(&lines)), concurrent, "{name}");
+            assert_eq!(overlapping_invocations(&parse_all(lines)), concurrent, "{name}");
         }
     }
 
