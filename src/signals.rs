@@ -288,12 +288,10 @@ fn take(found: &mut Scan, original: &[u8], pattern: usize, start: usize, end: us
     end
 }
 
-/// Appends `text` to `buffer`, ASCII lower-cased: a copy, then a pass that the compiler turns
-/// into vector instructions.
+/// Appends `text` to `buffer`, ASCII lower-cased as it is copied (one pass; a copy and then a
+/// lower-casing pass measured slower, the copy being one `memcpy` call per short line).
 fn push_lowered(buffer: &mut Vec<u8>, text: &str) {
-    let start = buffer.len();
-    buffer.extend_from_slice(text.as_bytes());
-    buffer[start..].make_ascii_lowercase();
+    buffer.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
 }
 
 #[cfg(test)]

@@ -177,7 +177,7 @@ pub(super) fn parse_json(line: &str) -> Option<(Line<'_>, &str)> {
             "start" => Line::Start {
                 request_id: record.request_id?,
             },
-            "report" => Line::Report(Report {
+            "report" => Line::Report(Box::new(Report {
                 request_id: record.request_id?,
                 duration_ms: record.metrics.duration_ms,
                 init_duration_ms: record.metrics.init_duration_ms,
@@ -187,7 +187,7 @@ pub(super) fn parse_json(line: &str) -> Option<(Line<'_>, &str)> {
                 max_memory_used_mb: record.metrics.max_memory_used_mb,
                 status,
                 error_type: record.error_type.take(),
-            }),
+            })),
             "runtimeDone" => Line::RuntimeDone {
                 request_id: record.request_id?,
                 status,

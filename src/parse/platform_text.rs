@@ -36,7 +36,7 @@ pub(super) fn parse_text_platform(line: &str) -> Option<Line<'_>> {
     }
     if let Some(rest) = first.strip_prefix("REPORT RequestId: ") {
         let f = Fields::of(first);
-        return Some(Line::Report(Report {
+        return Some(Line::Report(Box::new(Report {
             request_id: first_token(rest)?,
             duration_ms: f.number("Duration:"),
             init_duration_ms: f.number("Init Duration:"),
@@ -46,7 +46,7 @@ pub(super) fn parse_text_platform(line: &str) -> Option<Line<'_>> {
             max_memory_used_mb: f.number("Max Memory Used:"),
             status: f.word("Status:").map(Status::parse),
             error_type: f.word("Error Type:").map(Cow::Borrowed),
-        }));
+        })));
     }
     if first.starts_with("INIT_REPORT") || first.starts_with("RESTORE_REPORT") {
         let f = Fields::of(first);
@@ -154,11 +154,11 @@ mod tests {
     #[test]
     fn platform_text_lines_follow_the_edge_case_table() {
         let report = |request_id, duration_ms| {
-            Some(Line::Report(Report {
+            Some(Line::Report(Box::new(Report {
                 request_id,
                 duration_ms,
                 ..Report::default()
-            }))
+            })))
         };
         let cases = [
             ("", None),
@@ -171,12 +171,12 @@ mod tests {
             ("REPORT RequestId: r-1\tDuration:", report("r-1", None)),
             (
                 "REPORT RequestId: r-1 Duration: 3.5 ms Billed Duration: 4 ms",
-                Some(Line::Report(Report {
+                Some(Line::Report(Box::new(Report {
                     request_id: "r-1",
                     duration_ms: Some(3.5),
                     billed_duration_ms: Some(4.0),
                     ..Report::default()
-                })),
+                }))),
             ),
             (
                 "INIT_REPORT",

@@ -253,9 +253,8 @@ pub fn overlapping_invocations(lines: &[Line<'_>]) -> bool {
                     return true;
                 }
             }
-            Line::End { request_id }
-            | Line::Report(crate::parse::Report { request_id, .. })
-            | Line::RuntimeDone { request_id, .. } => in_flight.retain(|id| id != request_id),
+            Line::Report(report) => in_flight.retain(|id| *id != report.request_id),
+            Line::End { request_id } | Line::RuntimeDone { request_id, .. } => in_flight.retain(|id| id != request_id),
             _ => {}
         }
     }
