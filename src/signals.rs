@@ -220,6 +220,8 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
         };
         lowered.clear();
         starts.clear();
+        lowered.reserve(texts.iter().map(|t| t.len() + 1).sum());
+        starts.reserve(texts.len());
         for text in texts {
             starts.push(lowered.len());
             push_lowered(lowered, text);
@@ -251,8 +253,9 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
                 .chunk_size_at
                 .get_or_insert(start - starts[text] + CHUNK_SIZE.len());
         }
-        // A batch's worth is kept for the next batch; an outsized one is given back.
-        if lowered.capacity() > KEPT_BATCH_BYTES {
+        // A small batch's buffers are kept for the next batch; a large one's are given back,
+        // so that a warm container does not hold its largest batch's worth for good.
+        if lowered.capacity() + starts.capacity() * size_of::<usize>() > KEPT_BATCH_BYTES {
             *lowered = Vec::new();
             *starts = Vec::new();
         }
@@ -261,7 +264,7 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
 }
 
 /// The most buffer [`scan_each`] keeps between calls.
-const KEPT_BATCH_BYTES: usize = 4 << 20;
+const KEPT_BATCH_BYTES: usize = 256 << 10;
 
 thread_local! {
     static BATCH: RefCell<(Vec<u8>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
