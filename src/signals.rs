@@ -251,8 +251,9 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
                 .chunk_size_at
                 .get_or_insert(start - starts[text] + CHUNK_SIZE.len());
         }
-        // A batch's worth is kept for the next batch; an outsized one is given back.
-        if lowered.capacity() > KEPT_BATCH_BYTES {
+        // A batch's worth is kept for the next batch; an outsized one is given back. The starts
+        // count too: a batch of many short lines holds eight bytes of them per byte of text.
+        if lowered.capacity() + starts.capacity() * std::mem::size_of::<usize>() > KEPT_BATCH_BYTES {
             *lowered = Vec::new();
             *starts = Vec::new();
         }
@@ -260,7 +261,8 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
     found
 }
 
-/// The most buffer [`scan_each`] keeps between calls.
+/// The most buffer [`scan_each`] keeps between calls, its lowered texts and their starts
+/// together.
 const KEPT_BATCH_BYTES: usize = 4 << 20;
 
 thread_local! {
@@ -480,6 +482,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_batch_of_many_empty_lines_leaves_no_more_than_the_kept_bytes_behind() {
+        // Each text costs the buffer one byte and its start eight: the starts must count too.
+        let texts = vec![""; KEPT_BATCH_BYTES / 4];
+        assert_eq!(scan_each(&texts).len(), texts.len());
+        let kept = BATCH.with(|b| {
+            let (lowered, starts) = &*b.borrow();
+            lowered.capacity() + starts.capacity() * std::mem::size_of::<usize>()
+        });
+        assert!(kept <= KEPT_BATCH_BYTES, "{kept} bytes kept");
+        // A batch within the bound is kept for the next one.
+        scan_each(&["Rate exceeded"; 16]);
+        assert!(BATCH.with(|b| b.borrow().0.capacity()) > 0);
     }
 
     #[test]
