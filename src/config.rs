@@ -1159,6 +1159,60 @@ mod tests {
         assert_eq!(shown.matches("No such file").count(), 1, "{shown}");
     }
 
+    /// Value patterns of the hand-read shape that a reader by hand could get wrong: a phrase
+    /// that overlaps itself, words that hold the phrase or begin it, words and phrases outside
+    /// ASCII or made of a digit; and patterns that only look like the shape.
+    const VALUE_SHAPES: &[(&str, bool)] = &[
+        (r"aa(\d+)a", true),
+        (r"x=(\d+)x=", true),
+        (r"=(\d+)", true),
+        (r"1(\d+)x", true),
+        (r"a1(\d+) ", true),
+        (r"\u{e9}(\d+)\u{e9}", false),
+        ("\u{e9}(\\d+)\u{e9}", true),
+        ("\u{663}(\\d+)", true),
+        ("x=(\\d+)\u{663}", true),
+        ("=(\\d+)\n", true),
+        (r"a(\d+)b(\d+)", false),
+        (r"(?x)a (\d+)", false),
+        (r"a\.(\d+)", false),
+        (r"a(\d+)(?:b)", false),
+        (r"a(\d+)\b", false),
+        (r"a(\d+)1", false),
+        (r"a(\d*)", false),
+    ];
+
+    #[test]
+    fn value_patterns_of_the_plain_shape_are_read_by_hand_and_no_others() {
+        for &(value, by_hand) in VALUE_SHAPES {
+            assert_eq!(ValuePhrase::of(value).is_some(), by_hand, "{value:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_value_read_by_hand_is_the_number_the_regex_captures(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "aa", "1", "x", "=", "x=", " ", "\n", "\u{e9}", "\u{663}", "7", "42", "b"]),
+                0..12,
+            ),
+            shape in 0..VALUE_SHAPES.len(),
+        ) {
+            let line: String = pieces.concat();
+            let (value, _) = VALUE_SHAPES[shape];
+            let regex = regex::Regex::new(value).unwrap();
+            let by_regex = regex
+                .captures(&line)
+                .and_then(|c| c.get(1))
+                .and_then(|m| m.as_str().parse::<f64>().ok());
+            if let Some(phrase) = ValuePhrase::of(value)
+                && let Ok(by_hand) = phrase.number_in(&line)
+            {
+                proptest::prop_assert_eq!(by_hand, by_regex, "{:?} in {:?}", value, line);
+            }
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn a_phrase_value_is_read_as_the_regex_would_capture_it(

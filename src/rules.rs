@@ -327,6 +327,12 @@ mod tests {
             ("L", r"\d+ failed"),
             ("M", "[A-Z]{3}-\\d"),
             ("N", "(?i)(?:ſtop|halt)ed"),
+            // The same prefix as G's, in another rule: each must be reported.
+            ("O", r"(?i)dead\s+end"),
+            // More literals than own searches, even when it is the only open rule.
+            ("P", r"(alpha|beta|gamma|delta|omega)-\d"),
+            ("Q", "Limit Exceeded"),
+            ("R", "API"),
         ];
         const PIECES: &[&str] = &[
             "API ",
@@ -355,7 +361,24 @@ mod tests {
             "STOPPED",
             "ſtopped",
             "Halted",
+            "dead end",
+            "DEAD \t END",
+            "omega-1",
+            "Alpha-2",
+            "gamma-",
         ];
+
+        #[test]
+        fn the_rules_take_both_ways_of_searching_prefixes_and_share_one() {
+            use crate::rules::{OWN_SEARCHES, lowered_prefixes};
+            let wide = lowered_prefixes(RULES[15].1).unwrap();
+            assert!(wide.len() > OWN_SEARCHES as usize, "{wide:?}");
+            let (g, o) = (
+                lowered_prefixes(RULES[6].1).unwrap(),
+                lowered_prefixes(RULES[14].1).unwrap(),
+            );
+            assert!(g.iter().any(|p| o.contains(p)), "{g:?} {o:?}");
+        }
 
         proptest! {
             #[test]

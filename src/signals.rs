@@ -254,7 +254,8 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
                 .get_or_insert(start - starts[text] + CHUNK_SIZE.len());
         }
         // A small batch's buffers are kept for the next batch; a large one's are given back,
-        // so that a warm container does not hold its largest batch's worth for good.
+        // so that a warm container does not hold its largest batch's worth for good. The starts
+        // count too: a batch of many short lines holds eight bytes of them per byte of text.
         if lowered.capacity() + starts.capacity() * size_of::<usize>() > KEPT_BATCH_BYTES {
             *lowered = Vec::new();
             *starts = Vec::new();
@@ -263,7 +264,8 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
     found
 }
 
-/// The most buffer [`scan_each`] keeps between calls.
+/// The most buffer [`scan_each`] keeps between calls, its lowered texts and their starts
+/// together.
 const KEPT_BATCH_BYTES: usize = 256 << 10;
 
 thread_local! {
@@ -458,6 +460,117 @@ mod tests {
         }
     }
 
+    /// Every phrase of the table as written, in capitals and cut in two; `chunk_size=` and
+    /// `Task timed out after ` with their neighbours; guards' neighbours, the byte that parts a
+    /// batch, a letter outside ASCII, and a run longer than one SIMD block.
+    static MODEL_PIECES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let mut pieces: Vec<String> = TABLE.iter().map(|(p, _)| p.clone()).collect();
+        for spelling in vocabulary::PHRASES.iter().flat_map(|p| p.spellings) {
+            let half = (1..spelling.len()).find(|&i| i >= spelling.len() / 2 && spelling.is_char_boundary(i));
+            pieces.push(spelling.to_string());
+            pieces.push(spelling.to_ascii_uppercase());
+            if let Some(half) = half {
+                pieces.push(spelling[..half].to_string());
+                pieces.push(spelling[half..].to_string());
+            }
+        }
+        let others = [
+            "chunk_size=",
+            "CHUNK_SIZE=",
+            "Chunk_Size=",
+            "chunk_",
+            "size=",
+            "=",
+            "12",
+            "3.00",
+            "9",
+            "Task timed out after ",
+            "task timed out",
+            " after ",
+            "x",
+            "_",
+            " ",
+            "\t",
+            "\n",
+            "\0",
+            "\u{e9}",
+            "\u{663}",
+            "",
+            "429",
+            ":",
+            "(",
+            "a rather long stretch of words that runs past one SIMD block of sixty-four bytes",
+        ];
+        pieces.extend(others.iter().map(|s| s.to_string()));
+        pieces
+    });
+
+    /// The scan as one leftmost-first walk over the table with `chunk_size=` in it, as the
+    /// regex engine walks an alternation of them all (it prefers the first alternative that
+    /// matches at the leftmost start, as the table does): what finding `chunk_size=` apart must
+    /// not change.
+    fn walk_with_chunk_size_in_the_table(text: &str) -> Scan {
+        static WALK: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+            let alternatives: Vec<String> = TABLE
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .chain([CHUNK_SIZE])
+                .map(|p| format!("({})", regex::escape(p)))
+                .collect();
+            regex::bytes::Regex::new(&alternatives.join("|")).unwrap()
+        });
+        let lowered = text.to_ascii_lowercase();
+        let mut locations = WALK.capture_locations();
+        let mut found = Scan::default();
+        let mut at = 0;
+        while let Some(m) = WALK.captures_read_at(&mut locations, lowered.as_bytes(), at) {
+            let pattern = (1..locations.len()).find(|&g| locations.get(g).is_some()).unwrap() - 1;
+            if pattern == TABLE.len() {
+                found.chunk_size_at.get_or_insert(m.end());
+                at = m.end();
+            } else {
+                at = take(&mut found, text.as_bytes(), pattern, m.start(), m.end());
+            }
+        }
+        found
+    }
+
+    /// A piece of [`MODEL_PIECES`], or as often one around the numbered phrases, so that
+    /// lines hold several of them.
+    fn model_piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        const NUMBERED: &[&str] = &[
+            "chunk_size=",
+            "CHUNK_SIZE=",
+            "chunk_",
+            "size=",
+            "12",
+            "Task timed out after ",
+            "3.00",
+            "x",
+            " ",
+            "\0",
+        ];
+        prop_oneof![
+            any::<proptest::sample::Index>().prop_map(|i| i.get(&MODEL_PIECES).clone()),
+            proptest::sample::select(NUMBERED).prop_map(String::from),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_scans_find_what_one_walk_with_chunk_size_in_the_table_finds(
+            texts in proptest::collection::vec(proptest::collection::vec(model_piece(), 0..16), 0..8),
+        ) {
+            let texts: Vec<String> = texts.iter().map(|t| t.concat()).collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let walked: Vec<Scan> = texts.iter().map(|t| walk_with_chunk_size_in_the_table(t)).collect();
+            let each: Vec<Scan> = texts.iter().map(|t| scan_line(t)).collect();
+            proptest::prop_assert_eq!(&each, &walked, "{:?}", texts);
+            proptest::prop_assert_eq!(scan_each(&texts), walked, "{:?}", texts);
+        }
+    }
+
     /// A phrase may overlap `chunk_size=` only where its guard always refuses the match: then
     /// the table's walk steps one byte on from it and skips nothing.
     #[test]
@@ -481,6 +594,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_batch_of_many_empty_lines_leaves_no_more_than_the_kept_bytes_behind() {
+        // Each text costs the buffer one byte and its start eight: the starts must count too.
+        let texts = vec![""; KEPT_BATCH_BYTES / 4];
+        assert_eq!(scan_each(&texts).len(), texts.len());
+        let kept = BATCH.with(|b| {
+            let (lowered, starts) = &*b.borrow();
+            lowered.capacity() + starts.capacity() * std::mem::size_of::<usize>()
+        });
+        assert!(kept <= KEPT_BATCH_BYTES, "{kept} bytes kept");
+        // A batch within the bound is kept for the next one.
+        scan_each(&["Rate exceeded"; 16]);
+        assert!(BATCH.with(|b| b.borrow().0.capacity()) > 0);
     }
 
     #[test]

@@ -159,6 +159,20 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn a_string_ends_at_the_first_quote_or_backslash_wherever_the_two_searches_meet(
+            text in proptest::collection::vec(proptest::prop_oneof![20 => proptest::strategy::Just(b'a'), 2 => proptest::strategy::Just(0xff), 1 => proptest::strategy::Just(b'"'), 1 => proptest::strategy::Just(b'\\')], 0..80),
+            from in 0..90usize,
+        ) {
+            let expected = text
+                .get(from..)
+                .and_then(|rest| rest.iter().position(|&c| matches!(c, b'"' | b'\\')))
+                .map(|k| from + k);
+            proptest::prop_assert_eq!(quote_or_backslash(&text, from), expected, "{:?} from {}", text, from);
+        }
+    }
+
     #[test]
     fn searches_find_the_first_hit_from_any_start_and_nothing_past_the_end() {
         agrees_with_a_byte_loop("quote_or_backslash", quote_or_backslash, |c| matches!(c, b'"' | b'\\'));

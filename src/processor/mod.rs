@@ -596,8 +596,8 @@ impl Processor {
         // Several invocations at once in one environment (Lambda Managed Instances): lines are
         // attributed by request id only; a line without one is evidence only.
         let lines = parse_all(events.iter().map(|e| e.message.as_ref()));
-        let concurrent =
-            self.streams.get(&stream_key).is_some_and(|s| s.concurrent) || stream::overlapping_invocations(&lines);
+        let concurrent = self.streams.get(&stream_key).is_some_and(|s| s.concurrent)
+            || stream::overlapping_invocations(events.iter().map(|e| e.message.as_ref()), &lines);
         let mut slots = Slots::for_events(events.len());
         // Whose lines without a request id are, as the batch goes: its head's, then those of
         // the last START or INIT_START.

@@ -240,10 +240,17 @@ impl StreamState {
 /// several requests at once (docs.aws.amazon.com/lambda, "Lambda Managed Instances"); every other
 /// environment runs one at a time, so its STARTs and REPORTs alternate.
 ///
-/// Reads the batch's lines as [`crate::parse::parse_all`] gives them, so no line is parsed twice.
-pub fn overlapping_invocations(lines: &[Line<'_>]) -> bool {
+/// Reads the batch's lines as [`crate::parse::parse_all`] gives them (`lines[i]` is
+/// `messages[i]` parsed), so no line is parsed twice; only those whose message begins with a
+/// printable ASCII byte count. Lambda writes its platform lines from their first byte, and the
+/// parser trims leading blanks off any line, so a `START` behind blanks, an application's echo,
+/// would otherwise count.
+pub fn overlapping_invocations<'a>(messages: impl IntoIterator<Item = &'a str>, lines: &[Line<'_>]) -> bool {
     let mut in_flight: SmallVec<[&str; 4]> = SmallVec::new();
-    for line in lines {
+    for (message, line) in messages.into_iter().zip(lines) {
+        if !message.as_bytes().first().is_some_and(u8::is_ascii_graphic) {
+            continue;
+        }
         match line {
             Line::Start { request_id } => {
                 if !in_flight.contains(request_id) {
@@ -360,7 +367,54 @@ mod tests {
         ];
         for (name, lines, concurrent) in cases {
             let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-            assert_eq!(overlapping_invocations(&parse_all(lines)), concurrent, "{name}");
+            assert_eq!(
+                overlapping_invocations(lines.iter().copied(), &parse_all(lines.iter().copied())),
+                concurrent,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_platform_line_behind_blanks_does_not_make_a_batch_concurrent() {
+        // Lambda writes its platform lines from their first byte: one behind blanks is an
+        // application's echo, and the check has only ever read lines that begin with `START `,
+        // `END `, `REPORT ` or `{` (a batch's result must not hang on a parse that trims).
+        let a = "aaaaaaaa-0000-4000-8000-000000000001";
+        let b = "bbbbbbbb-0000-4000-8000-000000000002";
+        let start = |id: &str| format!("START RequestId: {id} Version: $LATEST");
+        let json_start =
+            |id: &str| format!(r#"{{"time":"t","type":"platform.start","record":{{"requestId":"{id}"}}}}"#);
+        let cases: [(&str, Vec<String>, bool); 5] = [
+            ("two STARTs from the first byte", vec![start(a), start(b)], true),
+            (
+                "a START behind a space",
+                vec![format!(" {}", start(a)), start(b)],
+                false,
+            ),
+            (
+                "a START behind a newline",
+                vec![start(a), format!("\n{}", start(b))],
+                false,
+            ),
+            (
+                "a JSON start behind a tab",
+                vec![start(a), format!("\t{}", json_start(b))],
+                false,
+            ),
+            (
+                "a START behind a no-break space",
+                vec![format!("\u{a0}{}", start(a)), json_start(b)],
+                false,
+            ),
+        ];
+        for (name, lines, concurrent) in cases {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            assert_eq!(
+                overlapping_invocations(lines.iter().copied(), &parse_all(lines.iter().copied())),
+                concurrent,
+                "{name}"
+            );
         }
     }
 
