@@ -76,7 +76,7 @@ pub const MAX_STREAMS: usize = 20_000;
 /// Invocations remembered, the most recent first: those whose outcome a later batch can still
 /// change, and those already counted, so that a late line of theirs is recognised. When room is
 /// needed the oldest goes; one that still holds counts is settled as it stands first.
-pub const MAX_TRACKED: usize = 25_000;
+pub const MAX_TRACKED: usize = 20_000;
 /// Batches remembered to skip a delivery that comes again.
 pub const MAX_BATCHES: usize = 100_000;
 /// The same bound under the name the memory benchmark reads.
