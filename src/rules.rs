@@ -186,12 +186,7 @@ impl RuleMatcher {
                 }
             }
         } else if let Some(ac) = &self.phrases {
-            for m in ac.find_overlapping_iter(line) {
-                found |= phrases & (1 << self.phrase_rules[m.pattern().as_usize()]);
-                if found & phrases == phrases {
-                    break;
-                }
-            }
+            found |= overlapping(ac, line.as_bytes(), &self.phrase_rules, phrases);
         }
         let open_regexes = open & self.regex_bits;
         let mut regexes = open_regexes & self.unfiltered;
@@ -209,12 +204,7 @@ impl RuleMatcher {
                         }
                     }
                 } else if let Some(ac) = &self.prefixes {
-                    for m in ac.find_overlapping_iter(lowered) {
-                        regexes |= filtered & (1 << self.prefix_rules[m.pattern().as_usize()]);
-                        if regexes & filtered == filtered {
-                            break;
-                        }
-                    }
+                    regexes |= overlapping(ac, lowered, &self.prefix_rules, filtered);
                 }
             });
         }
@@ -238,6 +228,19 @@ impl RuleMatcher {
         }
         found
     }
+}
+
+/// Which of the `wanted` rules one overlapping walk of `ac` over `haystack` finds, pattern `j`
+/// standing for rule `rule_of[j]`; the walk stops once it has found them all.
+fn overlapping(ac: &AhoCorasick, haystack: &[u8], rule_of: &[usize], wanted: u64) -> u64 {
+    let mut found = 0;
+    for m in ac.find_overlapping_iter(haystack) {
+        found |= wanted & (1 << rule_of[m.pattern().as_usize()]);
+        if found == wanted {
+            break;
+        }
+    }
+    found
 }
 
 /// The indexes of the set bits of `set`, lowest first.

@@ -142,7 +142,8 @@ thread_local! {
 }
 
 /// Calls `f` with `text` ASCII-lower-cased, in a buffer reused from line to line (byte offsets
-/// are those of `text`). The vocabulary scan and the rules' prefilter both search it.
+/// are those of `text`). The rules' prefilter searches it; the vocabulary scan lower-cases a whole
+/// batch at once instead ([`scan_each`]).
 pub fn with_lowered<R>(text: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     LOWERED.with(|buffer| {
         // A caller inside another's `f` gets a buffer of its own rather than a panic.
@@ -189,20 +190,11 @@ fn holds(phrase: &Phrase, original: &[u8], start: usize, end: usize) -> bool {
 /// checked. A match that fails them is skipped by one byte, not by its length, so a phrase that
 /// starts inside it is still found.
 pub fn scan_line(text: &str) -> Scan {
-    with_lowered(text, |lowered| {
-        let mut found = Scan::default();
-        let mut at = 0;
-        // Every non-overlapping match, so that "Rate exceeded" and "Too many connections" in one
-        // line both count.
-        while let Some((pattern, start, end)) = MATCHER.find_at(lowered, at) {
-            at = take(&mut found, text.as_bytes(), pattern, start, end);
-        }
-        found.chunk_size_at = CHUNK_SIZE_FINDER.find(lowered).map(|at| at + CHUNK_SIZE.len());
-        found
-    })
+    scan_each(&[text]).pop().unwrap_or_default()
 }
 
-/// What [`scan_line`] gives for each of `texts`, in one pass over all of them.
+/// What [`scan_line`] gives for each of `texts`, in one pass over all of them (`scan_line` is
+/// this for one text).
 ///
 /// Searching costs a fixed price per call on top of the price per byte, and application lines
 /// are short: a batch's lines are lower-cased one after another into one buffer, each followed
@@ -416,48 +408,6 @@ mod tests {
         let s = scan("ER_CON_COUNT_ERROR: Too many connections; then Rate exceeded");
         assert!(s.has(Signal::TooManyConnections) && s.has(Signal::RateLimited));
         assert!(!s.has(Signal::OutOfMemory));
-    }
-
-    /// Pieces that make phrases, near misses, guards' neighbours and edges when strung together.
-    const PIECES: &[&str] = &[
-        "Rate ",
-        "rate limit ",
-        "exceeded",
-        "EXCEEDED",
-        "status ",
-        "429",
-        "4290",
-        "x",
-        "_",
-        " ",
-        "\t",
-        "\n",
-        "\0",
-        "ECONNRESET",
-        "econnreset",
-        "MemoryError",
-        "Task timed out after ",
-        "3.00",
-        "chunk_size=",
-        "CHUNK_SIZE=",
-        "12",
-        "Too many ",
-        "connections",
-        "signal: killed",
-        "\u{e9}",
-        "",
-    ];
-
-    proptest::proptest! {
-        #[test]
-        fn a_batch_scanned_in_one_pass_finds_what_each_line_scanned_alone_finds(
-            texts in proptest::collection::vec(proptest::collection::vec(0..PIECES.len(), 0..8), 0..12),
-        ) {
-            let texts: Vec<String> = texts.iter().map(|t| t.iter().map(|&i| PIECES[i]).collect()).collect();
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let each: Vec<Scan> = texts.iter().map(|t| scan_line(t)).collect();
-            proptest::prop_assert_eq!(scan_each(&texts), each, "{:?}", texts);
-        }
     }
 
     /// Every phrase of the table as written, in capitals and cut in two; `chunk_size=` and

@@ -332,6 +332,12 @@ mod tests {
         })
     }
 
+    /// Whether the batch of these messages shows invocations in flight at once.
+    fn batch_overlaps(messages: &[String]) -> bool {
+        let messages = || messages.iter().map(String::as_str);
+        overlapping_invocations(messages(), &parse_all(messages()))
+    }
+
     #[test]
     fn a_stream_with_two_invocations_in_flight_is_concurrent_and_alternating_ones_are_not() {
         let a = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -366,12 +372,7 @@ mod tests {
             ("the same START twice is one", vec![start(a), start(a)], false),
         ];
         for (name, lines, concurrent) in cases {
-            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-            assert_eq!(
-                overlapping_invocations(lines.iter().copied(), &parse_all(lines.iter().copied())),
-                concurrent,
-                "{name}"
-            );
+            assert_eq!(batch_overlaps(&lines), concurrent, "{name}");
         }
     }
 
@@ -409,12 +410,7 @@ mod tests {
             ),
         ];
         for (name, lines, concurrent) in cases {
-            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-            assert_eq!(
-                overlapping_invocations(lines.iter().copied(), &parse_all(lines.iter().copied())),
-                concurrent,
-                "{name}"
-            );
+            assert_eq!(batch_overlaps(&lines), concurrent, "{name}");
         }
     }
 
