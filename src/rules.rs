@@ -2,22 +2,27 @@
 //! shared by every function (a function's rules are a bit mask over them), so that matching a
 //! line costs no compile, no lookup and no allocation.
 //!
-//! A line is checked against all of a function's open rules in one pass per kind of pattern:
-//! - plain phrases (no regex syntax) in one Aho-Corasick automaton whose overlapping search
-//!   reports every phrase in the line, also phrases inside or overlapping others, in one pass
-//!   (up to four open phrases use their own memchr searchers instead);
-//! - every other pattern through a prefilter first: the literals every match of it must begin
-//!   with (regex-syntax's prefix extraction), lower-cased, in one Aho-Corasick search of the
-//!   line lower-cased (up to four literals of open rules: each with its own memchr searcher).
-//!   ASCII lower-casing keeps byte offsets, so a match that begins with a literal in any case leaves that literal, lower-cased, in the lowered line: the prefilter
-//!   never rules a matching line out, and it turns a case-insensitive pattern's hundreds of case
-//!   variants into one literal. The patterns that pass it (and those with no finite prefixes,
-//!   such as `\d+ failed`) then run: at most two on their own, more in one `RegexSet` whose
-//!   answers are kept only for them.
+//! A batch's lines are matched in two steps:
+//! - [`RuleMatcher::candidates`]: the rules each line could match, for all lines at once. Every
+//!   rule but a regex without a finite set of prefixes has needles, lower-cased literals that
+//!   every match of it must hold: a plain phrase (no regex syntax) its own text, a regex the
+//!   literals every match of it begins with (regex-syntax's prefix extraction). The lines are
+//!   lower-cased, a window of them at a time, into one buffer, and the needles searched for there
+//!   (up to four with their own memchr searchers, more in one overlapping Aho-Corasick walk):
+//!   a search costs a fixed price per call on top of its price per byte, and log lines are
+//!   short. ASCII lower-casing keeps byte offsets, so a line that matches a rule leaves the rule's
+//!   needle, lower-cased, in the buffer: no line is ruled out that matches. It turns a
+//!   case-insensitive pattern's hundreds of case variants into one literal.
+//! - [`RuleMatcher::confirm`]: for one line, which of its candidates match: phrases by their
+//!   own case-sensitive search, regexes at most two on their own, more in one `RegexSet` whose
+//!   answers are kept only for them. Most lines have no candidate left once an invocation has
+//!   the rules it can count, and cost nothing here.
 //!
 //! The set holds all regex rules of the config, also those of other functions: a set per
 //! function could not be compiled at load (function names are known only from the logs), and
 //! one set costs a function with few rules little, since a line is scanned once either way.
+
+use std::cell::RefCell;
 
 use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
@@ -33,7 +38,8 @@ pub const REGEX_SIZE_LIMIT: usize = 10 << 20;
 pub struct RuleMatcher {
     /// Bit `i`: rule `i` is a plain phrase.
     phrase_bits: u64,
-    /// All plain phrases, searched for all at once; pattern `j` is rule `phrase_rules[j]`.
+    /// All plain phrases as written, searched for all at once; pattern `j` is rule
+    /// `phrase_rules[j]`.
     phrases: Option<AhoCorasick>,
     phrase_rules: Vec<usize>,
     /// Bit `i`: rule `i` is a regex.
@@ -41,21 +47,31 @@ pub struct RuleMatcher {
     /// All regex rules; pattern `j` of the set is rule `regex_rules[j]`.
     regexes: Option<RegexSet>,
     regex_rules: Vec<usize>,
-    /// Bit `i`: regex rule `i` has no finite set of prefixes and runs on every line.
+    /// Bit `i`: regex rule `i` has no finite set of prefixes, so every line is its candidate.
     unfiltered: u64,
-    /// The regex rules' prefixes, lower-cased; pattern `j` is a prefix of rule `prefix_rules[j]`.
-    prefixes: Option<AhoCorasick>,
-    prefix_rules: Vec<usize>,
-    /// The same prefixes each with a searcher of its own, and for each rule the range of its
-    /// own among them: a line with few open rules is searched for theirs alone.
-    prefix_finders: Vec<Finder<'static>>,
-    prefix_ranges: Vec<std::ops::Range<usize>>,
+    /// Every rule's needles, lower-cased (a phrase's text, a regex's prefixes); pattern `j` is
+    /// a needle of rule `needle_rules[j]`.
+    needles: Option<AhoCorasick>,
+    needle_rules: Vec<usize>,
+    /// The same needles each with a searcher of its own, and for each rule the range of its own
+    /// among them: a function with few rules is searched for theirs alone.
+    needle_finders: Vec<Finder<'static>>,
+    needle_ranges: Vec<std::ops::Range<usize>>,
 }
 
-/// Up to this many open phrases or prefixes, each is looked for with its own SIMD substring
-/// search: quicker on a short line than one automaton over all of them, whose search stops at
-/// every byte that can begin one (`d` and `w` for `deadlock` and `with`, in most words).
+/// Up to this many needles (or phrases), each is looked for with its own SIMD substring search:
+/// quicker than one automaton over all of them, whose search stops at every byte that can begin
+/// one (`d` and `w` for `deadlock` and `with`, in most words).
 const OWN_SEARCHES: u32 = 4;
+
+/// How many bytes of lines [`RuleMatcher::candidates`] lower-cases before it searches them: few
+/// enough to stay in cache, enough that the searches' fixed costs vanish.
+const WINDOW_BYTES: usize = 64 << 10;
+
+thread_local! {
+    /// The window's lower-cased lines and where each starts.
+    static WINDOW: RefCell<(Vec<u8>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 /// The literals every match of `pattern` begins with, ASCII lower-cased and without repeats;
 /// `None` when there is no finite set of them (or one is empty: every line is a candidate).
@@ -97,55 +113,52 @@ pub enum RuleSetError {
     Phrases(#[from] aho_corasick::BuildError),
 }
 
+/// An automaton with standard semantics, the only kind with an overlapping search.
+fn overlapping_automaton<P: AsRef<[u8]>>(patterns: &[P]) -> Result<Option<AhoCorasick>, aho_corasick::BuildError> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(patterns)
+        .map(Some)
+}
+
 impl RuleMatcher {
     /// Compiles `rules` (at most 64) together.
     pub fn new(rules: &[Rule]) -> Result<RuleMatcher, RuleSetError> {
         let mut matcher = RuleMatcher::default();
         let mut phrases: Vec<&[u8]> = Vec::new();
+        let mut needles: Vec<Vec<u8>> = Vec::new();
+        matcher.needle_ranges = vec![0..0; rules.len()];
         for (i, rule) in rules.iter().enumerate() {
-            match &rule.literal {
+            let own = match &rule.literal {
                 Some(finder) => {
                     matcher.phrase_bits |= 1 << i;
                     matcher.phrase_rules.push(i);
                     phrases.push(finder.needle());
+                    Some(vec![finder.needle().to_ascii_lowercase()])
                 }
                 None => {
                     matcher.regex_bits |= 1 << i;
                     matcher.regex_rules.push(i);
+                    lowered_prefixes(rule.pattern.as_str())
                 }
+            };
+            let Some(own) = own else {
+                matcher.unfiltered |= 1 << i;
+                continue;
+            };
+            let start = needles.len();
+            for needle in own {
+                matcher.needle_finders.push(Finder::new(&needle).into_owned());
+                needles.push(needle);
+                matcher.needle_rules.push(i);
             }
+            matcher.needle_ranges[i] = start..needles.len();
         }
-        if !phrases.is_empty() {
-            // Standard semantics: the only kind with an overlapping search.
-            matcher.phrases = Some(
-                AhoCorasick::builder()
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .build(&phrases)?,
-            );
-        }
-        let mut prefixes: Vec<Vec<u8>> = Vec::new();
-        matcher.prefix_ranges = vec![0..0; rules.len()];
-        for &i in &matcher.regex_rules {
-            match lowered_prefixes(rules[i].pattern.as_str()) {
-                Some(found) => {
-                    let start = prefixes.len();
-                    for prefix in found {
-                        matcher.prefix_finders.push(Finder::new(&prefix).into_owned());
-                        prefixes.push(prefix);
-                        matcher.prefix_rules.push(i);
-                    }
-                    matcher.prefix_ranges[i] = start..prefixes.len();
-                }
-                None => matcher.unfiltered |= 1 << i,
-            }
-        }
-        if !prefixes.is_empty() {
-            matcher.prefixes = Some(
-                AhoCorasick::builder()
-                    .match_kind(aho_corasick::MatchKind::Standard)
-                    .build(&prefixes)?,
-            );
-        }
+        matcher.phrases = overlapping_automaton(&phrases)?;
+        matcher.needles = overlapping_automaton(&needles)?;
         if !matcher.regex_rules.is_empty() {
             let patterns = || matcher.regex_rules.iter().map(|&i| rules[i].pattern.as_str());
             let build = |n: usize| {
@@ -171,10 +184,77 @@ impl RuleMatcher {
     }
 
     /// Which of the `open` rules (bit `i` is rule `i` of `rules`, the rules this matcher was
-    /// built from) match `line`, as bits.
+    /// built from) match `line`, as bits: [`RuleMatcher::confirm`] of its
+    /// [`RuleMatcher::candidates`].
     pub fn matching(&self, rules: &[Rule], open: u64, line: &str) -> u64 {
+        self.confirm(rules, self.candidates(open, [line])[0], line)
+    }
+
+    /// For each of `lines`, the rules among `open` it could match: those with a needle in it
+    /// (in any ASCII case), and regexes without needles. Never leaves out a rule the line
+    /// matches; may name rules it does not (a needle in the wrong case, or across two lines).
+    pub fn candidates<'a>(&self, open: u64, lines: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+        let always = open & self.unfiltered;
+        let searched = open & !self.unfiltered;
+        let mut lines = lines.into_iter().peekable();
+        let mut found = Vec::with_capacity(lines.size_hint().0);
+        if searched == 0 {
+            found.extend(lines.map(|_| always));
+            return found;
+        }
+        let needles: usize = bits(searched).map(|r| self.needle_ranges[r].len()).sum();
+        WINDOW.with(|window| {
+            let mut own = (Vec::new(), Vec::new());
+            let mut borrowed = window.try_borrow_mut();
+            let (lowered, starts) = match borrowed.as_deref_mut() {
+                Ok((lowered, starts)) => (lowered, starts),
+                Err(_) => (&mut own.0, &mut own.1),
+            };
+            while lines.peek().is_some() {
+                lowered.clear();
+                starts.clear();
+                while lowered.len() < WINDOW_BYTES
+                    && let Some(line) = lines.next()
+                {
+                    starts.push(lowered.len());
+                    lowered.extend(line.bytes().map(|b| b.to_ascii_lowercase()));
+                    // Between lines: a needle that spans it only makes a candidate too many.
+                    lowered.push(0);
+                }
+                let first = found.len();
+                found.resize(first + starts.len(), always);
+                let window = &mut found[first..];
+                if needles <= OWN_SEARCHES as usize {
+                    for r in bits(searched) {
+                        for finder in &self.needle_finders[self.needle_ranges[r].clone()] {
+                            let mut at = LineAt::default();
+                            for start in finder.find_iter(lowered) {
+                                window[at.line(starts, start)] |= 1 << r;
+                            }
+                        }
+                    }
+                } else if let Some(ac) = &self.needles {
+                    let mut at = LineAt::default();
+                    for m in ac.find_overlapping_iter(lowered.as_slice()) {
+                        let rule = self.needle_rules[m.pattern().as_usize()];
+                        window[at.line(starts, m.start())] |= searched & (1 << rule);
+                    }
+                }
+            }
+            // A window past its size (one long line) is given back rather than kept.
+            if lowered.capacity() + starts.capacity() * size_of::<usize>() > 4 * WINDOW_BYTES {
+                *lowered = Vec::new();
+                *starts = Vec::new();
+            }
+        });
+        found
+    }
+
+    /// Which of the `candidates` (bits of the rules this matcher was built from, as
+    /// [`RuleMatcher::candidates`] gives them) match `line`.
+    pub fn confirm(&self, rules: &[Rule], candidates: u64, line: &str) -> u64 {
         let mut found = 0;
-        let phrases = open & self.phrase_bits;
+        let phrases = candidates & self.phrase_bits;
         if phrases.count_ones() <= OWN_SEARCHES {
             for r in bits(phrases) {
                 if rules[r]
@@ -188,31 +268,12 @@ impl RuleMatcher {
         } else if let Some(ac) = &self.phrases {
             found |= overlapping(ac, line.as_bytes(), &self.phrase_rules, phrases);
         }
-        let open_regexes = open & self.regex_bits;
-        let mut regexes = open_regexes & self.unfiltered;
-        let filtered = open_regexes & !self.unfiltered;
-        if filtered != 0 {
-            let literals: usize = bits(filtered).map(|r| self.prefix_ranges[r].len()).sum();
-            crate::signals::with_lowered(line, |lowered| {
-                if literals <= OWN_SEARCHES as usize {
-                    for r in bits(filtered) {
-                        if self.prefix_finders[self.prefix_ranges[r].clone()]
-                            .iter()
-                            .any(|f| f.find(lowered).is_some())
-                        {
-                            regexes |= 1 << r;
-                        }
-                    }
-                } else if let Some(ac) = &self.prefixes {
-                    regexes |= overlapping(ac, lowered, &self.prefix_rules, filtered);
-                }
-            });
-        }
+        let regexes = candidates & self.regex_bits;
         if regexes == 0 {
             return found;
         }
         if regexes.count_ones() <= 2 {
-            // Few open: their own regexes, so a rule already matched (or another function's)
+            // Few left: their own regexes, so a rule already matched (or another function's)
             // cannot make the set say yes on every line and send it to a second scan.
             for r in bits(regexes) {
                 if rules[r].pattern.is_match(line) {
@@ -223,10 +284,27 @@ impl RuleMatcher {
             && set.is_match(line)
         {
             for j in set.matches(line).iter() {
-                found |= open & (1 << self.regex_rules[j]);
+                found |= regexes & (1 << self.regex_rules[j]);
             }
         }
         found
+    }
+}
+
+/// Which line of a window a byte offset falls in, for offsets that come mostly in order: a
+/// cursor that walks forward (or back) from the last answer.
+#[derive(Default)]
+struct LineAt(usize);
+
+impl LineAt {
+    fn line(&mut self, starts: &[usize], offset: usize) -> usize {
+        while self.0 > 0 && starts[self.0] > offset {
+            self.0 -= 1;
+        }
+        while starts.get(self.0 + 1).is_some_and(|&next| next <= offset) {
+            self.0 += 1;
+        }
+        self.0
     }
 }
 
@@ -310,6 +388,41 @@ mod tests {
         assert_eq!(matched(&config, 0, line), Vec::<String>::new());
     }
 
+    #[test]
+    fn lines_across_many_search_windows_each_get_their_own_rules() {
+        use super::WINDOW_BYTES;
+        let config = config(&[
+            ("Api", "API Rate Limit"),
+            ("Deadlock", "(?i)deadlock detected"),
+            ("Any", r"\d+ failed"),
+        ]);
+        let matcher = config.rule_matcher();
+        // Lines of every length around the window's size, some of them longer than it, with the
+        // needles at the start, the end, and split over two lines.
+        let mut lines = Vec::new();
+        for i in 0..4000usize {
+            let filler = "x".repeat(if i % 997 == 0 { WINDOW_BYTES + i } else { i % 61 });
+            lines.push(match i % 5 {
+                0 => format!("API Rate Limit {filler}"),
+                1 => format!("{filler} DEADLOCK detected"),
+                2 => format!("{filler} API Rate"),
+                3 => format!(" Limit {filler} 3 failed"),
+                _ => filler,
+            });
+        }
+        let total: usize = lines.iter().map(String::len).sum();
+        assert!(total > 4 * WINDOW_BYTES, "{total} bytes");
+        let candidates = matcher.candidates(0b111, lines.iter().map(String::as_str));
+        for (i, (line, candidates)) in lines.iter().zip(candidates).enumerate() {
+            let want = (0..3)
+                .filter(|&r| config.rules[r].pattern.is_match(line))
+                .fold(0u64, |bits, r| bits | 1 << r);
+            assert_eq!(matcher.confirm(&config.rules, candidates, line), want, "line {i}");
+            // Only the regex without needles is a candidate of every line.
+            assert_eq!(candidates, want | 0b100, "line {i}");
+        }
+    }
+
     mod properties {
         use proptest::prelude::*;
 
@@ -384,6 +497,25 @@ mod tests {
         }
 
         proptest! {
+            #[test]
+            fn the_batch_search_finds_for_each_line_what_its_own_patterns_match(
+                lines in proptest::collection::vec(proptest::collection::vec(0..PIECES.len(), 0..8), 0..10),
+                open in 0u64..(1 << RULES.len()),
+            ) {
+                let config = super::config(RULES);
+                let matcher = config.rule_matcher();
+                let lines: Vec<String> = lines.iter().map(|l| l.iter().map(|&i| PIECES[i]).collect()).collect();
+                let candidates = matcher.candidates(open, lines.iter().map(String::as_str));
+                prop_assert_eq!(candidates.len(), lines.len());
+                for (line, candidates) in lines.iter().zip(candidates) {
+                    let want = (0..RULES.len())
+                        .filter(|&r| open & (1 << r) != 0 && config.rules[r].pattern.is_match(line))
+                        .fold(0u64, |bits, r| bits | 1 << r);
+                    prop_assert_eq!(candidates & want, want, "a matching rule was left out of {:?}", line);
+                    prop_assert_eq!(matcher.confirm(&config.rules, candidates, line), want, "{:?}", line);
+                }
+            }
+
             #[test]
             fn one_pass_finds_exactly_the_open_rules_whose_own_pattern_matches(
                 pieces in proptest::collection::vec(0..PIECES.len(), 0..12),

@@ -137,28 +137,6 @@ static MATCHER: LazyLock<Matcher> = LazyLock::new(|| {
     }
 });
 
-thread_local! {
-    static LOWERED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Calls `f` with `text` ASCII-lower-cased, in a buffer reused from line to line (byte offsets
-/// are those of `text`). The rules' prefilter searches it; the vocabulary scan lower-cases a whole
-/// batch at once instead ([`scan_each`]).
-pub fn with_lowered<R>(text: &str, f: impl FnOnce(&[u8]) -> R) -> R {
-    LOWERED.with(|buffer| {
-        // A caller inside another's `f` gets a buffer of its own rather than a panic.
-        let mut own = Vec::new();
-        let mut borrowed = buffer.try_borrow_mut();
-        let lowered = match borrowed.as_deref_mut() {
-            Ok(shared) => shared,
-            Err(_) => &mut own,
-        };
-        lowered.clear();
-        push_lowered(lowered, text);
-        f(lowered)
-    })
-}
-
 /// Every signal the text mentions, ignoring ASCII case.
 pub fn scan(text: &str) -> Signals {
     scan_line(text).signals

@@ -24,6 +24,53 @@ struct TopLevel<'a> {
     text: &'a str,
 }
 
+/// The top-level keys read here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    /// `timestamp`, `time`.
+    Time,
+    /// `type`.
+    Type,
+    /// `record`.
+    Record,
+    /// A logger's level. `log_level`: Python's runtime for unhandled errors in the JSON format;
+    /// `@l`: Serilog's compact JSON (github.com/serilog/serilog-formatting-compact); `log.level`:
+    /// ECS.
+    Level,
+    /// `requestId`, the runtimes' own; it wins over the others.
+    RequestId,
+    /// Other loggers' request ids. Powertools for Python, TypeScript and Java: `function_request_id`
+    /// (docs.powertools.aws.dev, Logger, "Standard structured keys").
+    OtherRequestId,
+    /// `errorType`.
+    ErrorType,
+    /// `chunk_size`.
+    ChunkSize,
+    /// Any other key.
+    Other,
+}
+
+impl Key {
+    /// The key's kind, told by its length first: every line has several members, and comparing
+    /// a key with each name in turn cost more than reading the member.
+    fn of(key: &str) -> Key {
+        match (key.len(), key) {
+            (2, "@l") | (5, "level") | (8, "severity") | (9, "levelname" | "log_level" | "log.level") => Key::Level,
+            (4, "time") | (9, "timestamp") => Key::Time,
+            (4, "type") => Key::Type,
+            (6, "record") => Key::Record,
+            (9, "requestId") => Key::RequestId,
+            (9, "errorType") => Key::ErrorType,
+            (10, "chunk_size") => Key::ChunkSize,
+            (10, "request_id")
+            | (12, "AWSRequestId" | "AWSrequestId")
+            | (14, "aws_request_id")
+            | (19, "function_request_id") => Key::OtherRequestId,
+            _ => Key::Other,
+        }
+    }
+}
+
 /// The `record` member of a JSON line: absent, an object (read as a platform record), or
 /// something else, which no platform line has.
 #[derive(Debug, Default, PartialEq)]
@@ -44,13 +91,13 @@ fn top_level<'a>(line: &'a str, out: &mut TopLevel<'a>) -> Result<(), JsonError>
         let member = member?;
         let raw = member.value;
         // Furniture: members whose short values never carry a failure phrase.
-        let furniture = match member.key {
-            "timestamp" | "time" => true,
-            "type" => {
+        let furniture = match Key::of(member.key) {
+            Key::Time => true,
+            Key::Type => {
                 out.kind = raw.plain_str();
                 false
             }
-            "record" => {
+            Key::Record => {
                 if raw.is_object() {
                     out.record = RecordMember::Object(PlatformRecord::read(raw)?);
                 } else if out.record == RecordMember::Absent {
@@ -58,9 +105,7 @@ fn top_level<'a>(line: &'a str, out: &mut TopLevel<'a>) -> Result<(), JsonError>
                 }
                 false
             }
-            // `log_level`: Python's runtime for unhandled errors in the JSON format; `@l`: Serilog's
-            // compact JSON (github.com/serilog/serilog-formatting-compact); `log.level`: ECS.
-            "level" | "severity" | "levelname" | "log_level" | "@l" | "log.level" => {
+            Key::Level => {
                 if !level_seen {
                     level_seen = true;
                     out.level = match raw.plain_str() {
@@ -70,25 +115,23 @@ fn top_level<'a>(line: &'a str, out: &mut TopLevel<'a>) -> Result<(), JsonError>
                 }
                 true
             }
-            "requestId" => {
+            Key::RequestId => {
                 out.request_id = raw.plain_str().filter(|t| !t.is_empty()).or(out.request_id);
                 true
             }
-            // Powertools for Python, TypeScript and Java: `function_request_id` (docs.powertools.aws.dev,
-            // Logger, "Standard structured keys").
-            "AWSRequestId" | "AWSrequestId" | "request_id" | "aws_request_id" | "function_request_id" => {
+            Key::OtherRequestId => {
                 out.request_id = out.request_id.or(raw.plain_str().filter(|t| !t.is_empty()));
                 true
             }
-            "errorType" => {
+            Key::ErrorType => {
                 out.error_type = true;
                 false
             }
-            "chunk_size" => {
+            Key::ChunkSize => {
                 out.chunk_size = raw.number();
                 false
             }
-            _ => false,
+            Key::Other => false,
         };
         if !(furniture && raw.text().len() <= 48) {
             text = Some(text.map_or(member.span(), |from| from.to(member.span())));

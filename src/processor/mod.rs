@@ -598,6 +598,20 @@ impl Processor {
         let lines = parse_all(events.iter().map(|e| e.message.as_ref()));
         let concurrent = self.streams.get(&stream_key).is_some_and(|s| s.concurrent)
             || stream::overlapping_invocations(events.iter().map(|e| e.message.as_ref()), &lines);
+        // The rules each application line could match, searched for in all of them at once.
+        let rule_candidates = match settings.rule_bits() {
+            0 => Vec::new(),
+            open => self.config.rule_matcher().candidates(
+                open,
+                events.iter().zip(&lines).map(|(e, line)| {
+                    if matches!(line, Line::App(_)) {
+                        e.message.as_ref()
+                    } else {
+                        ""
+                    }
+                }),
+            ),
+        };
         let mut slots = Slots::for_events(events.len());
         // Whose lines without a request id are, as the batch goes: its head's, then those of
         // the last START or INIT_START.
@@ -724,7 +738,8 @@ impl Processor {
                     // the invocation has every rule there is no more matching or capturing to do.
                     let existing = slots.find(owner);
                     let seen = existing.map_or(0, |s| slots.invocations[s].1.facts.rule_bits());
-                    let matched = self.matching_rules(settings.rule_bits() & !seen, &event.message);
+                    let open = rule_candidates.get(i).map_or(0, |c| c & !seen);
+                    let matched = self.matching_rules(open, &event.message);
                     if flags == 0 && matched == 0 && app.chunk_size.is_none() {
                         continue;
                     }
@@ -1520,13 +1535,13 @@ impl Processor {
         }
     }
 
-    /// Which of the `open` rules (bit `i` is rule `i`) match `line`, all checked in one pass
-    /// of the patterns the config compiled at load.
-    fn matching_rules(&self, open: u64, line: &str) -> u64 {
-        if open == 0 {
+    /// Which of the `candidates` (bit `i` is rule `i`, as the rules' batch-wide search gave
+    /// them) match `line`, checked with the patterns the config compiled at load.
+    fn matching_rules(&self, candidates: u64, line: &str) -> u64 {
+        if candidates == 0 {
             return 0;
         }
-        self.config.rule_matcher().matching(&self.config.rules, open, line)
+        self.config.rule_matcher().confirm(&self.config.rules, candidates, line)
     }
 
     /// EMF documents for the processor's own counters (dimension `Processor`), at `timestamp_ms`.
