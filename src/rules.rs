@@ -29,6 +29,7 @@ use memchr::memmem::Finder;
 use regex::{RegexSet, RegexSetBuilder};
 
 use crate::config::Rule;
+use crate::signals::WINDOW_BYTES;
 
 /// Most bytes one compiled regex (or the set of all regex rules) may take: regex's own default.
 pub const REGEX_SIZE_LIMIT: usize = 10 << 20;
@@ -63,10 +64,6 @@ pub struct RuleMatcher {
 /// quicker than one automaton over all of them, whose search stops at every byte that can begin
 /// one (`d` and `w` for `deadlock` and `with`, in most words).
 const OWN_SEARCHES: u32 = 4;
-
-/// How many bytes of lines [`RuleMatcher::candidates`] lower-cases before it searches them: few
-/// enough to stay in cache, enough that the searches' fixed costs vanish.
-const WINDOW_BYTES: usize = 64 << 10;
 
 thread_local! {
     /// The window's lower-cased lines and where each starts.
@@ -390,7 +387,7 @@ mod tests {
 
     #[test]
     fn lines_across_many_search_windows_each_get_their_own_rules() {
-        use super::WINDOW_BYTES;
+        use crate::signals::WINDOW_BYTES;
         let config = config(&[
             ("Api", "API Rate Limit"),
             ("Deadlock", "(?i)deadlock detected"),

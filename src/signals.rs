@@ -175,10 +175,11 @@ pub fn scan_line(text: &str) -> Scan {
 /// this for one text).
 ///
 /// Searching costs a fixed price per call on top of the price per byte, and application lines
-/// are short: a batch's lines are lower-cased one after another into one buffer, each followed
-/// by a NUL byte, and searched in one go. No phrase holds a NUL, so no match spans two texts;
-/// each match is taken back to its text, and judged there exactly as [`scan_line`] judges it
-/// (guards see the text's own edges, not its neighbours).
+/// are short: the texts are lower-cased one after another into one buffer, each followed by a
+/// NUL byte, a window of [`WINDOW_BYTES`] at a time (so that the search reads what was just
+/// written, from cache), and searched in one go. No phrase holds a NUL, so no match spans two
+/// texts; each match is taken back to its text, and judged there exactly as [`scan_line`] judges
+/// it (guards see the text's own edges, not its neighbours).
 pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
     let mut found = vec![Scan::default(); texts.len()];
     BATCH.with(|buffer| {
@@ -188,44 +189,21 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
             Ok((lowered, starts)) => (lowered, starts),
             Err(_) => (&mut own.0, &mut own.1),
         };
-        lowered.clear();
-        starts.clear();
-        lowered.reserve(texts.iter().map(|t| t.len() + 1).sum());
-        starts.reserve(texts.len());
-        for text in texts {
-            starts.push(lowered.len());
-            push_lowered(lowered, text);
-            lowered.push(0);
-        }
-        let mut text = 0;
-        let mut at = 0;
-        while let Some((pattern, start, end)) = MATCHER.find_at(lowered, at) {
-            // Matches come in order, so the text that holds one is at or after the last one's.
-            while starts.get(text + 1).is_some_and(|&next| next <= start) {
-                text += 1;
+        let mut first = 0;
+        while first < texts.len() {
+            lowered.clear();
+            starts.clear();
+            let mut end = first;
+            while end < texts.len() && lowered.len() < WINDOW_BYTES {
+                starts.push(lowered.len());
+                push_lowered(lowered, texts[end]);
+                lowered.push(0);
+                end += 1;
             }
-            let base = starts[text];
-            at = base
-                + take(
-                    &mut found[text],
-                    texts[text].as_bytes(),
-                    pattern,
-                    start - base,
-                    end - base,
-                );
+            scan_window(lowered, starts, &texts[first..end], &mut found[first..end]);
+            first = end;
         }
-        let mut text = 0;
-        for start in CHUNK_SIZE_FINDER.find_iter(lowered) {
-            while starts.get(text + 1).is_some_and(|&next| next <= start) {
-                text += 1;
-            }
-            found[text]
-                .chunk_size_at
-                .get_or_insert(start - starts[text] + CHUNK_SIZE.len());
-        }
-        // A small batch's buffers are kept for the next batch; a large one's are given back,
-        // so that a warm container does not hold its largest batch's worth for good. The starts
-        // count too: a batch of many short lines holds eight bytes of them per byte of text.
+        // A window stretched by a long text is given back rather than kept.
         if lowered.capacity() + starts.capacity() * size_of::<usize>() > KEPT_BATCH_BYTES {
             *lowered = Vec::new();
             *starts = Vec::new();
@@ -234,9 +212,45 @@ pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
     found
 }
 
-/// The most buffer [`scan_each`] keeps between calls, its lowered texts and their starts
+/// Scans one window: `lowered` holds `texts` lower-cased, each followed by a NUL byte, text `i`
+/// from `starts[i]`; what each holds goes to `found[i]`.
+fn scan_window(lowered: &[u8], starts: &[usize], texts: &[&str], found: &mut [Scan]) {
+    let mut text = 0;
+    let mut at = 0;
+    while let Some((pattern, start, end)) = MATCHER.find_at(lowered, at) {
+        // Matches come in order, so the text that holds one is at or after the last one's.
+        while starts.get(text + 1).is_some_and(|&next| next <= start) {
+            text += 1;
+        }
+        let base = starts[text];
+        at = base
+            + take(
+                &mut found[text],
+                texts[text].as_bytes(),
+                pattern,
+                start - base,
+                end - base,
+            );
+    }
+    let mut text = 0;
+    for start in CHUNK_SIZE_FINDER.find_iter(lowered) {
+        while starts.get(text + 1).is_some_and(|&next| next <= start) {
+            text += 1;
+        }
+        found[text]
+            .chunk_size_at
+            .get_or_insert(start - starts[text] + CHUNK_SIZE.len());
+    }
+}
+
+/// How many bytes of texts a batch-wide search lower-cases before it searches them: few enough
+/// to stay in cache, enough that the search's fixed cost per call vanishes. Also the rules'
+/// ([`crate::rules::RuleMatcher::candidates`]).
+pub(crate) const WINDOW_BYTES: usize = 64 << 10;
+
+/// The most buffer [`scan_each`] keeps between calls, its lowered window and its starts
 /// together.
-const KEPT_BATCH_BYTES: usize = 256 << 10;
+const KEPT_BATCH_BYTES: usize = 4 * WINDOW_BYTES;
 
 thread_local! {
     static BATCH: RefCell<(Vec<u8>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
@@ -537,6 +551,36 @@ mod tests {
         // A batch within the bound is kept for the next one.
         scan_each(&["Rate exceeded"; 16]);
         assert!(BATCH.with(|b| b.borrow().0.capacity()) > 0);
+    }
+
+    #[test]
+    fn texts_across_many_windows_each_get_what_they_hold_alone() {
+        // Texts of every length around the window's size, some longer than it, with phrases
+        // and numbered phrases at their starts and ends.
+        let texts: Vec<String> = (0..3000usize)
+            .map(|i| {
+                let filler = "y".repeat(if i % 701 == 0 { WINDOW_BYTES + i } else { i % 53 });
+                match i % 4 {
+                    0 => format!("Rate exceeded {filler}"),
+                    1 => format!("{filler} Task timed out after 3.00 seconds"),
+                    2 => format!("{filler} chunk_size=7"),
+                    _ => filler,
+                }
+            })
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        assert!(texts.iter().map(|t| t.len()).sum::<usize>() > 4 * WINDOW_BYTES);
+        let found = scan_each(&texts);
+        for (i, (text, found)) in texts.iter().zip(found).enumerate() {
+            assert_eq!(found, scan_line(text), "text {i}");
+            let held = [
+                !found.signals.is_empty(),
+                found.timed_out_after_at.is_some(),
+                found.chunk_size_at.is_some(),
+            ];
+            let want: Vec<bool> = (0..3).map(|k| i % 4 == k).collect();
+            assert_eq!(held.as_slice(), want, "text {i}");
+        }
     }
 
     #[test]
