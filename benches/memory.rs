@@ -248,15 +248,36 @@ fn every_map_full() -> Measured {
     measured
 }
 
+/// A case's name, which `cargo test`'s filters are matched against, and its measure.
+type Case = (&'static str, fn() -> Measured);
+
 /// Runs the cases and fails (exit status 1) when one is over its bound. `cargo test` runs this
 /// too (`test = true` in Cargo.toml), so the test command holds the README's figures.
 fn main() -> ExitCode {
-    // `cargo bench` passes `--bench`, `cargo test` its name filters and flags. As with libtest, a
-    // case runs when no filter is given or its name contains one, so that `cargo test <filter>`
-    // does not pay for the measurement; flags are ignored.
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
-    let cases: [(&str, fn() -> Measured); 2] = [
+    // `cargo bench` passes `--bench`, `cargo test` its name filters and libtest's options. As
+    // with libtest, a case runs when no filter is given or its name contains one, and not when it
+    // contains a `--skip`, so that `cargo test <filter>` does not pay for the measurement.
+    let (mut filters, mut skips) = (Vec::new(), Vec::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--skip" => skips.extend(args.next()),
+            // libtest's other options that take a value as the next argument.
+            "--test-threads" | "--format" | "--color" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                args.next();
+            }
+            _ => match arg.strip_prefix("--skip=") {
+                Some(skip) => skips.push(skip.to_owned()),
+                None if arg.starts_with('-') => {}
+                None => filters.push(arg),
+            },
+        }
+    }
+    let wanted = |name: &str| {
+        (filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+            && !skips.iter().any(|s| name.contains(s.as_str()))
+    };
+    let cases: [Case; 2] = [
         ("memory_one_batch", one_batch),
         ("memory_every_map_full", every_map_full),
     ];
