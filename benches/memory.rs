@@ -7,7 +7,10 @@
 //!   state (cooldowns and occurrence times per function and class, recent runs, chunk sizes and
 //!   advice per chunked worker), each filled past its cap with names as long as real ones.
 //!
-//! Run: `cargo bench --bench memory` (figures in the README).
+//! Each case fails the run (exit status 1, naming the case, its peak and its bound) when its
+//! peak is over its bound. `cargo test` runs this in the test profile (`test = true` in
+//! Cargo.toml), so the README's test command checks the bounds; `cargo test --bench memory`
+//! runs it alone, `cargo bench --bench memory` in the release profile (the same allocations).
 
 #[expect(
     dead_code,
@@ -16,6 +19,7 @@
 mod corpus;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
@@ -114,7 +118,7 @@ fn timeouts_batch(function: &str, stream: usize, n: usize, timestamp_ms: i64) ->
 
 /// Fills every map of a warm container past its cap; returns the peak heap while doing it and
 /// the heap the full state keeps, bytes.
-fn every_map_full() -> (usize, usize) {
+fn fill_every_map() -> (usize, usize) {
     // Every function a chunked worker, thresholds at their largest: every piece of notice state
     // in use and as large as the config allows.
     let config = Config::from_toml_str(
@@ -158,8 +162,38 @@ fn every_map_full() -> (usize, usize) {
     (peak, kept)
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; nothing here takes arguments.
+/// The bound on the peak heap with every map full: the README's memory target.
+const EVERY_MAP_FULL_BOUND: usize = 64_000_000;
+
+/// The bound on one batch's peak heap: 35.0 MB measured, and 5 MB of room (the batch-wide phrase
+/// scan alone added 4.4 MB). With [`EVERY_MAP_FULL_BOUND`] it makes 104 MB of heap for a full
+/// warm container handling a large batch, under the smallest `MemorySize` the template accepts
+/// (128 MB).
+const ONE_BATCH_BOUND: usize = 40_000_000;
+
+/// A case's peak heap against its bound.
+struct Measured {
+    case: &'static str,
+    peak: usize,
+    bound: usize,
+}
+
+impl Measured {
+    fn met(&self) -> bool {
+        self.peak <= self.bound
+    }
+
+    fn verdict(&self) -> String {
+        format!(
+            "bound <= {:.0} MB: {}",
+            self.bound as f64 / 1e6,
+            if self.met() { "met" } else { "NOT met" }
+        )
+    }
+}
+
+/// Peak heap while one batch of about 1 MB compressed is parsed and handled.
+fn one_batch() -> Measured {
     let mut invocations = 1000;
     let (event, text) = loop {
         let (event, text) = batch(9_999, invocations, false);
@@ -178,22 +212,101 @@ fn main() {
     let outcome = p.handle_event(&parsed);
     let peak = PEAK.load(Ordering::Relaxed) - before;
     drop((parsed, outcome));
+    let measured = Measured {
+        case: "one batch",
+        peak,
+        bound: ONE_BATCH_BOUND,
+    };
     println!(
-        "peak heap for one batch: {:.1} MB ({:.2} MB compressed, {:.1} MB of log text, {invocations} invocations)",
+        "peak heap for one batch: {:.1} MB ({:.2} MB compressed, {:.1} MB of log text, {invocations} invocations; {})",
         peak as f64 / 1e6,
         compressed as f64 / 1e6,
-        text as f64 / 1e6
+        text as f64 / 1e6,
+        measured.verdict()
     );
+    measured
+}
 
-    let (peak, kept) = every_map_full();
+/// Peak heap while every map of a warm container is filled past its cap.
+fn every_map_full() -> Measured {
+    let (peak, kept) = fill_every_map();
+    let measured = Measured {
+        case: "every map full",
+        peak,
+        bound: EVERY_MAP_FULL_BOUND,
+    };
     println!(
-        "peak heap with every map full: {:.1} MB, {:.1} MB kept by the full state (target <= 64 MB: {})",
+        "peak heap with every map full: {:.1} MB, {:.1} MB kept by the full state ({})",
         peak as f64 / 1e6,
         kept as f64 / 1e6,
-        if peak <= 64_000_000 { "met" } else { "NOT met" }
+        measured.verdict()
     );
     println!(
         "caps: {MAX_STREAMS} streams, {MAX_COUNTED} invocations, {MAX_BATCHES} batches, {MAX_FUNCTIONS} functions; \
          {MAX_ALERT_KEYS} (function, class) keys x {MAX_RECENT_PER_KEY} times, {MAX_CHUNKED_FUNCTIONS} chunked workers x {MAX_RUNS_PER_FUNCTION} runs"
     );
+    measured
+}
+
+/// A case's name, which `cargo test`'s filters are matched against, and its measure.
+type Case = (&'static str, fn() -> Measured);
+
+/// Runs the cases and fails (exit status 1) when one is over its bound. `cargo test` runs this
+/// too (`test = true` in Cargo.toml), so the test command holds the README's figures.
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench`, `cargo test` its name filters and libtest's options. As
+    // with libtest, a case runs when no filter is given or its name contains one, and not when it
+    // contains a `--skip`, so that `cargo test <filter>` does not pay for the measurement.
+    let (mut filters, mut skips) = (Vec::new(), Vec::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--skip" => skips.extend(args.next()),
+            // libtest's other options that take a value as the next argument.
+            "--test-threads" | "--format" | "--color" | "--logfile" | "--shuffle-seed" | "-Z" => {
+                args.next();
+            }
+            _ => match arg.strip_prefix("--skip=") {
+                Some(skip) => skips.push(skip.to_owned()),
+                None if arg.starts_with('-') => {}
+                None => filters.push(arg),
+            },
+        }
+    }
+    let wanted = |name: &str| {
+        (filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+            && !skips.iter().any(|s| name.contains(s.as_str()))
+    };
+    let cases: [Case; 2] = [
+        ("memory_one_batch", one_batch),
+        ("memory_every_map_full", every_map_full),
+    ];
+    let measured: Vec<Measured> = cases
+        .into_iter()
+        .filter(|(name, _)| wanted(name))
+        .map(|(_, measure)| measure())
+        .collect();
+    let over: Vec<&Measured> = measured.iter().filter(|m| !m.met()).collect();
+    for m in &over {
+        eprintln!(
+            "memory bound broken: {}: peak heap {:.1} MB ({} bytes), over the bound of {:.1} MB ({} bytes)",
+            m.case,
+            m.peak as f64 / 1e6,
+            m.peak,
+            m.bound as f64 / 1e6,
+            m.bound
+        );
+    }
+    // In libtest's words, which the test command's tally of passed tests reads.
+    let filtered = cases.len() - measured.len();
+    let (passed, failed) = (measured.len() - over.len(), over.len());
+    if over.is_empty() {
+        println!("test result: ok. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered} filtered out");
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "test result: FAILED. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered} filtered out"
+        );
+        ExitCode::FAILURE
+    }
 }

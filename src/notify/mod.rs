@@ -26,7 +26,7 @@ use crate::processor::{Evidence, InvocationRecord, Timeout, TimeoutSource, minut
 use advice::{Advice, Direction, Run};
 
 // The caps of the warm container's notice state. Filled to them all, with the processor's maps
-// too, the heap stays under 64 MB (`cargo bench --bench memory`).
+// too, the heap stays under 64 MB, which `cargo test` checks (the `memory` benchmark).
 /// (function, class) pairs whose cooldown and merge count are remembered: a class in alert for
 /// every remembered function ([`crate::processor::MAX_FUNCTIONS`]).
 pub const MAX_ALERT_KEYS: usize = 5_000;
