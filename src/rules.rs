@@ -508,6 +508,36 @@ mod tests {
             ("Spaced", " E"),
         ];
 
+        /// Pieces of generated regexes, each whole on its own: case-insensitive groups whose
+        /// folding reaches past ASCII, classes, repetitions (some that allow nothing), anchors.
+        const REGEX_ATOMS: &[&str] = &[
+            "(?i:k)",
+            "(?i:ſ)",
+            "(?i:ß)",
+            "(?i:ǅ)",
+            "(?i:σ)",
+            "(?i:s)+",
+            "(?-i:K)",
+            "[a-cK]",
+            "a*",
+            "b?",
+            "(?:x|yz)",
+            r"\b",
+            r"\d",
+            ".",
+            "q{2,3}",
+            "^",
+            "$",
+            "(?m:^)",
+            r"\x00",
+            "(?i)",
+            "(?i:KELVIN)",
+        ];
+        const LINE_ATOMS: &[&str] = &[
+            "k", "K", "\u{212A}", "ſ", "s", "S", "a", "b", "c", "x", "yz", "1", "ß", "ẞ", "ǅ", "ǆ", "Ǆ", "q", "Σ", "σ",
+            "ς", " ", "\n", "\0", "elvin", "ELVIN",
+        ];
+
         /// Line pieces for [`EDGE_RULES`], among them fillers that make a batch span several
         /// search windows and end them at every kind of place.
         fn edge_pieces() -> Vec<String> {
@@ -636,6 +666,32 @@ mod tests {
                     prop_assert_eq!(candidates & !open, 0, "line {} names rules that are not open", i);
                     prop_assert_eq!(candidates & want, want, "a matching rule was left out of line {}", i);
                     prop_assert_eq!(matcher.confirm(&config.rules, candidates, line), want, "line {}", i);
+                }
+            }
+
+            #[test]
+            fn no_line_is_left_out_of_a_generated_regex_it_matches(
+                patterns in proptest::collection::vec(
+                    proptest::collection::vec(proptest::sample::select(REGEX_ATOMS), 1..5).prop_map(|a| a.concat()),
+                    1..7,
+                ),
+                lines in proptest::collection::vec(
+                    proptest::collection::vec(proptest::sample::select(LINE_ATOMS), 0..8).prop_map(|a| a.concat()),
+                    1..12,
+                ),
+            ) {
+                let named: Vec<(String, &str)> = patterns.iter().enumerate().map(|(i, p)| (format!("R{i}"), p.as_str())).collect();
+                let named: Vec<(&str, &str)> = named.iter().map(|(m, p)| (m.as_str(), *p)).collect();
+                let config = escaped_config(&named);
+                let matcher = config.rule_matcher();
+                let open = u64::MAX >> (64 - named.len());
+                let candidates = matcher.candidates(open, lines.iter().map(String::as_str));
+                for (line, candidates) in lines.iter().zip(candidates) {
+                    let want = (0..named.len())
+                        .filter(|&r| config.rules[r].pattern.is_match(line))
+                        .fold(0u64, |bits, r| bits | 1 << r);
+                    prop_assert_eq!(candidates & want, want, "a matching rule was left out of {:?}: {:?}", line, patterns);
+                    prop_assert_eq!(matcher.confirm(&config.rules, candidates, line), want, "{:?}: {:?}", line, patterns);
                 }
             }
 
