@@ -481,6 +481,136 @@ mod tests {
             "gamma-",
         ];
 
+        /// Rules at the edges of the prefilter: phrases that hold or are the NUL that parts lines
+        /// in the search buffer, phrases at line edges, case-insensitive regexes whose Unicode
+        /// case folding reaches past ASCII (Kelvin sign, long s, sharp s, titlecase digraphs,
+        /// final sigma), anchors, a regex with more needles than own searches, one without any.
+        const EDGE_RULES: &[(&str, &str)] = &[
+            ("NulInside", "a\0b"),
+            ("Nul", "\0"),
+            ("End", "END"),
+            ("KelvinPhrase", "\u{212A}elvin"),
+            ("Kelvin", "(?i)kelvin"),
+            ("LongS", "(?i)ſtop"),
+            ("SharpS", "(?i)straße"),
+            ("Digraph", "(?i)ǆx"),
+            ("Whole", "^ERROR$"),
+            ("LineStart", "(?m)^x"),
+            ("NulRegex", r"a\x00b"),
+            ("Many", r"(alpha|beta|gamma|delta|omega|sigma)-\d"),
+            ("NoNeedle", r"\w+=\d+"),
+            ("Sigma", "(?i)σ="),
+            ("KelvinSign", r"(?i)\x{212A}="),
+            ("Limit", "Limit"),
+            ("ApiLimit", "API Rate Limit"),
+            ("Boundary", r"x\b"),
+            ("DottedI", "(?i)İ="),
+            ("Spaced", " E"),
+        ];
+
+        /// Pieces of generated regexes, each whole on its own: case-insensitive groups whose
+        /// folding reaches past ASCII, classes, repetitions (some that allow nothing), anchors.
+        const REGEX_ATOMS: &[&str] = &[
+            "(?i:k)",
+            "(?i:ſ)",
+            "(?i:ß)",
+            "(?i:ǅ)",
+            "(?i:σ)",
+            "(?i:s)+",
+            "(?-i:K)",
+            "[a-cK]",
+            "a*",
+            "b?",
+            "(?:x|yz)",
+            r"\b",
+            r"\d",
+            ".",
+            "q{2,3}",
+            "^",
+            "$",
+            "(?m:^)",
+            r"\x00",
+            "(?i)",
+            "(?i:KELVIN)",
+        ];
+        const LINE_ATOMS: &[&str] = &[
+            "k", "K", "\u{212A}", "ſ", "s", "S", "a", "b", "c", "x", "yz", "1", "ß", "ẞ", "ǅ", "ǆ", "Ǆ", "q", "Σ", "σ",
+            "ς", " ", "\n", "\0", "elvin", "ELVIN",
+        ];
+
+        /// Line pieces for [`EDGE_RULES`], among them fillers that make a batch span several
+        /// search windows and end them at every kind of place.
+        fn edge_pieces() -> Vec<String> {
+            let window = crate::signals::WINDOW_BYTES;
+            let mut pieces: Vec<String> = [
+                "a",
+                "\0",
+                "b",
+                "END",
+                "end",
+                "\u{212A}",
+                "K",
+                "k",
+                "elvin",
+                "ELVIN",
+                "ſ",
+                "S",
+                "s",
+                "top",
+                "TOP",
+                "stra",
+                "STRA",
+                "ß",
+                "ẞ",
+                "SS",
+                "e",
+                "E",
+                "ǆ",
+                "ǅ",
+                "Ǆ",
+                "x",
+                "X",
+                "ERROR",
+                "\n",
+                "alpha-",
+                "OMEGA-",
+                "Sigma-",
+                "1",
+                "=",
+                "_",
+                " ",
+                "Σ",
+                "σ",
+                "ς",
+                "İ",
+                "i",
+                "API ",
+                "Rate ",
+                "Limit",
+                "\u{1F600}",
+            ]
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+            pieces.push("f".repeat(window - 5));
+            pieces.push("y".repeat(window / 3));
+            pieces.push("z".repeat(window + 1));
+            pieces
+        }
+
+        /// A config of `rules` whose patterns are written as TOML strings with escapes, so that
+        /// they may hold any character (NUL too).
+        fn escaped_config(rules: &[(&str, &str)]) -> crate::Config {
+            let text: String = rules
+                .iter()
+                .map(|(metric, pattern)| {
+                    let pattern = toml::Value::String(pattern.to_string());
+                    format!("[[rule]]\nmetric = \"{metric}\"\npattern = {pattern}\n")
+                })
+                .collect();
+            crate::Config::from_toml_str(&text).unwrap()
+        }
+
         #[test]
         fn the_rules_take_both_ways_of_searching_prefixes_and_share_one() {
             use crate::rules::{OWN_SEARCHES, lowered_prefixes};
@@ -510,6 +640,58 @@ mod tests {
                         .fold(0u64, |bits, r| bits | 1 << r);
                     prop_assert_eq!(candidates & want, want, "a matching rule was left out of {:?}", line);
                     prop_assert_eq!(matcher.confirm(&config.rules, candidates, line), want, "{:?}", line);
+                }
+            }
+
+            #[test]
+            fn batches_over_many_windows_find_for_each_line_what_its_own_patterns_match(
+                lines in proptest::collection::vec(proptest::collection::vec(any::<prop::sample::Index>(), 0..6), 0..30),
+                open in prop_oneof![
+                    any::<u64>(),
+                    (0..EDGE_RULES.len()).prop_map(|r| 1u64 << r),
+                    (0..EDGE_RULES.len(), 0..EDGE_RULES.len()).prop_map(|(a, b)| (1u64 << a) | (1 << b)),
+                ],
+            ) {
+                let config = escaped_config(EDGE_RULES);
+                let open = open & (u64::MAX >> (64 - EDGE_RULES.len()));
+                let pieces = edge_pieces();
+                let lines: Vec<String> = lines.iter().map(|l| l.iter().map(|i| i.get(&pieces).as_str()).collect()).collect();
+                let matcher = config.rule_matcher();
+                let candidates = matcher.candidates(open, lines.iter().map(String::as_str));
+                prop_assert_eq!(candidates.len(), lines.len());
+                for (i, (line, candidates)) in lines.iter().zip(candidates).enumerate() {
+                    let want = (0..EDGE_RULES.len())
+                        .filter(|&r| open & (1 << r) != 0 && config.rules[r].pattern.is_match(line))
+                        .fold(0u64, |bits, r| bits | 1 << r);
+                    prop_assert_eq!(candidates & !open, 0, "line {} names rules that are not open", i);
+                    prop_assert_eq!(candidates & want, want, "a matching rule was left out of line {}", i);
+                    prop_assert_eq!(matcher.confirm(&config.rules, candidates, line), want, "line {}", i);
+                }
+            }
+
+            #[test]
+            fn no_line_is_left_out_of_a_generated_regex_it_matches(
+                patterns in proptest::collection::vec(
+                    proptest::collection::vec(proptest::sample::select(REGEX_ATOMS), 1..5).prop_map(|a| a.concat()),
+                    1..7,
+                ),
+                lines in proptest::collection::vec(
+                    proptest::collection::vec(proptest::sample::select(LINE_ATOMS), 0..8).prop_map(|a| a.concat()),
+                    1..12,
+                ),
+            ) {
+                let named: Vec<(String, &str)> = patterns.iter().enumerate().map(|(i, p)| (format!("R{i}"), p.as_str())).collect();
+                let named: Vec<(&str, &str)> = named.iter().map(|(m, p)| (m.as_str(), *p)).collect();
+                let config = escaped_config(&named);
+                let matcher = config.rule_matcher();
+                let open = u64::MAX >> (64 - named.len());
+                let candidates = matcher.candidates(open, lines.iter().map(String::as_str));
+                for (line, candidates) in lines.iter().zip(candidates) {
+                    let want = (0..named.len())
+                        .filter(|&r| config.rules[r].pattern.is_match(line))
+                        .fold(0u64, |bits, r| bits | 1 << r);
+                    prop_assert_eq!(candidates & want, want, "a matching rule was left out of {:?}: {:?}", line, patterns);
+                    prop_assert_eq!(matcher.confirm(&config.rules, candidates, line), want, "{:?}: {:?}", line, patterns);
                 }
             }
 

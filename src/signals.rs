@@ -513,6 +513,36 @@ mod tests {
         }
     }
 
+    /// A piece of [`model_piece`] or, now and then, a filler that ends windows at every kind
+    /// of place or fills one alone.
+    fn piece_or_filler() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => model_piece(),
+            1 => proptest::sample::select(&[WINDOW_BYTES - 7, WINDOW_BYTES / 3, WINDOW_BYTES + 1][..])
+                .prop_map(|n| "w".repeat(n)),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        #[test]
+        fn texts_over_many_windows_are_each_scanned_as_alone(
+            texts in proptest::collection::vec(
+                proptest::collection::vec(
+                    piece_or_filler(),
+                    0..8,
+                ),
+                0..40,
+            ),
+        ) {
+            let texts: Vec<String> = texts.iter().map(|t| t.concat()).collect();
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let each: Vec<Scan> = texts.iter().map(|t| scan_line(t)).collect();
+            proptest::prop_assert_eq!(scan_each(&texts), each);
+        }
+    }
+
     /// A phrase may overlap `chunk_size=` only where its guard always refuses the match: then
     /// the table's walk steps one byte on from it and skips nothing.
     #[test]

@@ -263,6 +263,69 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_the_exact_key_names_are_read_and_near_misses_are_other_members() {
+        use Key::*;
+        let cases: &[(&str, Key)] = &[
+            ("timestamp", Time),
+            ("time", Time),
+            ("type", Type),
+            ("record", Record),
+            ("level", Level),
+            ("severity", Level),
+            ("levelname", Level),
+            ("log_level", Level),
+            ("@l", Level),
+            ("log.level", Level),
+            ("requestId", RequestId),
+            ("AWSRequestId", OtherRequestId),
+            ("AWSrequestId", OtherRequestId),
+            ("request_id", OtherRequestId),
+            ("aws_request_id", OtherRequestId),
+            ("function_request_id", OtherRequestId),
+            ("errorType", ErrorType),
+            ("chunk_size", ChunkSize),
+            // Near misses: another case, a byte more or less, the right length but another name,
+            // an escape that a JSON reader would decode to a name (the key is read as written).
+            ("", Other),
+            ("Level", Other),
+            ("LEVEL", Other),
+            ("levelx", Other),
+            ("leve", Other),
+            ("time ", Other),
+            (" time", Other),
+            ("tim", Other),
+            ("Time", Other),
+            ("timestamps", Other),
+            ("@L", Other),
+            ("@", Other),
+            ("log-level", Other),
+            ("log.Level", Other),
+            ("levelName", Other),
+            ("requestid", Other),
+            ("RequestId", Other),
+            ("requestIds", Other),
+            ("AWSREQUESTID", Other),
+            ("awsRequestId", Other),
+            ("request-id", Other),
+            ("aws_request_ID", Other),
+            ("function_request_i", Other),
+            ("errortype", Other),
+            ("error_Type", Other),
+            ("chunk-size", Other),
+            ("chunk_sizes", Other),
+            ("records", Other),
+            ("typ", Other),
+            ("types", Other),
+            ("\\u0074ime", Other),
+            ("lev\\u0065l", Other),
+            ("msg", Other),
+        ];
+        for &(key, want) in cases {
+            assert_eq!(Key::of(key), want, "{key:?}");
+        }
+    }
+
+    #[test]
     fn the_json_scanner_reads_only_top_level_members() {
         let line = r#"{ "context": {"level": "debug", "requestId": "x", "list": [1, "}", {"a": "]"}]}, "msg": "say \"level\": \"ERROR\"", "level" : "Error", "n": -1.5e3, "ok": true, "requestId":"aaaaaaaa-0000-4000-8000-000000000001", "chunk_size": 40 }"#;
         let mut top = TopLevel::default();

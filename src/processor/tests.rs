@@ -1237,3 +1237,139 @@ fn an_invocation_that_still_holds_counts_is_settled_not_forgotten_when_newer_one
         "and not again at the end"
     );
 }
+
+/// Rules at the edges of the batch-wide search for candidates: a phrase that holds the NUL that
+/// parts lines in the search buffer, case-insensitive regexes folding past ASCII (Kelvin sign,
+/// long s), one with more needles than own searches, one without needles, an anchored one, and
+/// one for another function only.
+const EDGE_RULES: &[(&str, &str, Option<&str>)] = &[
+    ("ApiLimit", "API Rate Limit", None),
+    ("Limit", "Limit", None),
+    ("NulInside", "a\0b", None),
+    ("Kelvin", "(?i)kelvin", None),
+    ("LongS", "(?i)ſtop", None),
+    ("Many", r"(alpha|beta|gamma|delta|omega|sigma)-\d", None),
+    ("NoNeedle", r"\w+=\d+", None),
+    ("ErrorLevel", r"^\[ERROR\]", None),
+    ("OthersDeadlock", "(?i)deadlock", Some("other-*")),
+];
+
+fn edge_rules_config() -> String {
+    EDGE_RULES
+        .iter()
+        .map(|(metric, pattern, functions)| {
+            let pattern = toml::Value::String(pattern.to_string());
+            let functions = functions.map_or(String::new(), |f| format!("functions = [\"{f}\"]\n"));
+            format!("[[rule]]\nmetric = \"{metric}\"\npattern = {pattern}\n{functions}")
+        })
+        .collect()
+}
+
+/// Each rule's count for `function`, summed over the documents; a rule no document names
+/// counted nothing. Every metric a document names must be a built-in one or a rule's.
+fn edge_rule_counts(outcomes: &[Outcome], function: &str) -> Vec<f64> {
+    let documents: Vec<Value> = outcomes
+        .iter()
+        .flat_map(|o| &o.documents)
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .filter(|d| d["FunctionName"] == function)
+        .collect();
+    EDGE_RULES
+        .iter()
+        .map(|(metric, _, _)| {
+            documents
+                .iter()
+                .filter_map(|d| d.get(*metric))
+                .map(|v| v.as_f64().unwrap_or_else(|| panic!("{metric} is {v}")))
+                .sum()
+        })
+        .collect()
+}
+
+mod edge_rule_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn piece() -> impl Strategy<Value = String> {
+        let window = crate::signals::WINDOW_BYTES;
+        prop_oneof![
+            8 => proptest::sample::select(&[
+                "API ", "Rate ", "Limit", "limit", "a", "\0", "b", "\u{212A}", "K", "elvin", "ELVIN", "ſ", "S",
+                "top", "TOP", "alpha-", "OMEGA-", "Sigma-", "1", "=", "_", " ", "DeadLock", "[ERROR]", "\u{1F600}",
+            ][..])
+            .prop_map(String::from),
+            1 => proptest::sample::select(vec![window - 40, window / 3, window + 1]).prop_map(|n| "f".repeat(n)),
+        ]
+    }
+
+    /// Invocations, each its app lines' texts.
+    fn invocations() -> impl Strategy<Value = Vec<Vec<String>>> {
+        proptest::collection::vec(
+            proptest::collection::vec(proptest::collection::vec(piece(), 0..5).prop_map(|p| p.concat()), 0..5),
+            0..5,
+        )
+    }
+
+    fn lines_of(invocations: &[Vec<String>]) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut lines = Vec::new();
+        let mut app = Vec::new();
+        for (n, texts) in invocations.iter().enumerate() {
+            let id = format!("{n:08x}-0000-4000-8000-{n:012x}");
+            lines.push(start(&id));
+            let own: Vec<String> = texts
+                .iter()
+                .enumerate()
+                .map(|(k, t)| {
+                    let level = if k % 2 == 0 { "ERROR" } else { "INFO" };
+                    format!("[{level}]\t2026-11-29T10:00:00.000Z\t{id}\t{t}\n")
+                })
+                .collect();
+            lines.extend(own.iter().cloned());
+            app.push(own);
+            lines.push(report(&id, 100.0, ""));
+        }
+        (lines, app)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn each_rule_counts_the_invocations_with_a_line_its_own_pattern_matches_in_one_batch_or_line_by_line(
+            orders in invocations(),
+            others in invocations(),
+        ) {
+            let config = Config::from_toml_str(&edge_rules_config()).unwrap();
+            let functions = [("orders-api", &orders), ("other-job", &others)];
+            let mut whole = processor(&edge_rules_config());
+            let mut by_line = processor(&edge_rules_config());
+            let mut whole_batches = Vec::new();
+            let mut line_batches = Vec::new();
+            let mut wants = Vec::new();
+            for (function, invocations) in functions {
+                let (lines, app) = lines_of(invocations);
+                whole_batches.push(batch(function, &lines));
+                for (k, line) in lines.iter().enumerate() {
+                    line_batches.push(batch_at(function, T0 + k as i64 * 1000, std::slice::from_ref(line)));
+                }
+                let want: Vec<f64> = EDGE_RULES
+                    .iter()
+                    .enumerate()
+                    .map(|(r, (_, _, only))| {
+                        let applies = only.is_none_or(|_| function.starts_with("other-"));
+                        let rule = &config.rules[r];
+                        app.iter()
+                            .filter(|own| applies && own.iter().any(|l| rule.pattern.is_match(l)))
+                            .count() as f64
+                    })
+                    .collect();
+                wants.push((function, want));
+            }
+            let whole = run(&mut whole, &whole_batches);
+            let by_line = run(&mut by_line, &line_batches);
+            for (function, want) in wants {
+                prop_assert_eq!(&edge_rule_counts(&whole, function), &want, "{} in one batch", function);
+                prop_assert_eq!(&edge_rule_counts(&by_line, function), &want, "{} line by line", function);
+            }
+        }
+    }
+}
