@@ -34,6 +34,7 @@ pub mod state;
 pub mod summary;
 pub mod testing;
 pub mod vocabulary;
+pub(crate) mod window;
 pub mod wire;
 
 pub use config::Config;

@@ -7,10 +7,9 @@
 //!   rule but a regex without a finite set of prefixes has needles, lower-cased literals that
 //!   every match of it must hold: a plain phrase (no regex syntax) its own text, a regex the
 //!   literals every match of it begins with (regex-syntax's prefix extraction). The lines are
-//!   lower-cased, a window of them at a time, into one buffer, and the needles searched for there
-//!   (up to four with their own memchr searchers, more in one overlapping Aho-Corasick walk):
-//!   a search costs a fixed price per call on top of its price per byte, and log lines are
-//!   short. ASCII lower-casing keeps byte offsets, so a line that matches a rule leaves the rule's
+//!   lower-cased a window at a time ([`crate::window`]) and the needles searched for there (up
+//!   to four with their own memchr searchers, more in one overlapping Aho-Corasick walk). ASCII
+//!   lower-casing keeps byte offsets, so a line that matches a rule leaves the rule's
 //!   needle, lower-cased, in the buffer: no line is ruled out that matches. It turns a
 //!   case-insensitive pattern's hundreds of case variants into one literal.
 //! - [`RuleMatcher::confirm`]: for one line, which of its candidates match: phrases by their
@@ -22,14 +21,12 @@
 //! function could not be compiled at load (function names are known only from the logs), and
 //! one set costs a function with few rules little, since a line is scanned once either way.
 
-use std::cell::RefCell;
-
 use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 use regex::{RegexSet, RegexSetBuilder};
 
 use crate::config::Rule;
-use crate::signals::WINDOW_BYTES;
+use crate::window::{self, TextAt};
 
 /// Most bytes one compiled regex (or the set of all regex rules) may take: regex's own default.
 pub const REGEX_SIZE_LIMIT: usize = 10 << 20;
@@ -64,11 +61,6 @@ pub struct RuleMatcher {
 /// quicker than one automaton over all of them, whose search stops at every byte that can begin
 /// one (`d` and `w` for `deadlock` and `with`, in most words).
 const OWN_SEARCHES: u32 = 4;
-
-thread_local! {
-    /// The window's lower-cased lines and where each starts.
-    static WINDOW: RefCell<(Vec<u8>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-}
 
 /// The literals every match of `pattern` begins with, ASCII lower-cased and without repeats;
 /// `None` when there is no finite set of them (or one is empty: every line is a candidate).
@@ -193,55 +185,32 @@ impl RuleMatcher {
     pub fn candidates<'a>(&self, open: u64, lines: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
         let always = open & self.unfiltered;
         let searched = open & !self.unfiltered;
-        let mut lines = lines.into_iter().peekable();
+        let lines = lines.into_iter();
         let mut found = Vec::with_capacity(lines.size_hint().0);
         if searched == 0 {
             found.extend(lines.map(|_| always));
             return found;
         }
         let needles: usize = bits(searched).map(|r| self.needle_ranges[r].len()).sum();
-        WINDOW.with(|window| {
-            let mut own = (Vec::new(), Vec::new());
-            let mut borrowed = window.try_borrow_mut();
-            let (lowered, starts) = match borrowed.as_deref_mut() {
-                Ok((lowered, starts)) => (lowered, starts),
-                Err(_) => (&mut own.0, &mut own.1),
-            };
-            while lines.peek().is_some() {
-                lowered.clear();
-                starts.clear();
-                while lowered.len() < WINDOW_BYTES
-                    && let Some(line) = lines.next()
-                {
-                    starts.push(lowered.len());
-                    lowered.extend(line.bytes().map(|b| b.to_ascii_lowercase()));
-                    // Between lines: a needle that spans it only makes a candidate too many.
-                    lowered.push(0);
-                }
-                let first = found.len();
-                found.resize(first + starts.len(), always);
-                let window = &mut found[first..];
-                if needles <= OWN_SEARCHES as usize {
-                    for r in bits(searched) {
-                        for finder in &self.needle_finders[self.needle_ranges[r].clone()] {
-                            let mut at = LineAt::default();
-                            for start in finder.find_iter(lowered) {
-                                window[at.line(starts, start)] |= 1 << r;
-                            }
+        // The NUL between lines: a needle that spans it only makes a candidate too many.
+        window::each(lines, |window| {
+            found.resize(window.first + window.len(), always);
+            let found = &mut found[window.first..];
+            if needles <= OWN_SEARCHES as usize {
+                for r in bits(searched) {
+                    for finder in &self.needle_finders[self.needle_ranges[r].clone()] {
+                        let mut line = TextAt::default();
+                        for start in finder.find_iter(window.lowered) {
+                            found[line.of(window, start)] |= 1 << r;
                         }
                     }
-                } else if let Some(ac) = &self.needles {
-                    let mut at = LineAt::default();
-                    for m in ac.find_overlapping_iter(lowered.as_slice()) {
-                        let rule = self.needle_rules[m.pattern().as_usize()];
-                        window[at.line(starts, m.start())] |= searched & (1 << rule);
-                    }
                 }
-            }
-            // A window past its size (one long line) is given back rather than kept.
-            if lowered.capacity() + starts.capacity() * size_of::<usize>() > 4 * WINDOW_BYTES {
-                *lowered = Vec::new();
-                *starts = Vec::new();
+            } else if let Some(ac) = &self.needles {
+                let mut line = TextAt::default();
+                for m in ac.find_overlapping_iter(window.lowered) {
+                    let rule = self.needle_rules[m.pattern().as_usize()];
+                    found[line.of(window, m.start())] |= searched & (1 << rule);
+                }
             }
         });
         found
@@ -285,23 +254,6 @@ impl RuleMatcher {
             }
         }
         found
-    }
-}
-
-/// Which line of a window a byte offset falls in, for offsets that come mostly in order: a
-/// cursor that walks forward (or back) from the last answer.
-#[derive(Default)]
-struct LineAt(usize);
-
-impl LineAt {
-    fn line(&mut self, starts: &[usize], offset: usize) -> usize {
-        while self.0 > 0 && starts[self.0] > offset {
-            self.0 -= 1;
-        }
-        while starts.get(self.0 + 1).is_some_and(|&next| next <= offset) {
-            self.0 += 1;
-        }
-        self.0
     }
 }
 
@@ -387,7 +339,7 @@ mod tests {
 
     #[test]
     fn lines_across_many_search_windows_each_get_their_own_rules() {
-        use crate::signals::WINDOW_BYTES;
+        use crate::window::WINDOW_BYTES;
         let config = config(&[
             ("Api", "API Rate Limit"),
             ("Deadlock", "(?i)deadlock detected"),
@@ -541,7 +493,7 @@ mod tests {
         /// Line pieces for [`EDGE_RULES`], among them fillers that make a batch span several
         /// search windows and end them at every kind of place.
         fn edge_pieces() -> Vec<String> {
-            let window = crate::signals::WINDOW_BYTES;
+            let window = crate::window::WINDOW_BYTES;
             let mut pieces: Vec<String> = [
                 "a",
                 "\0",

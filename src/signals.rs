@@ -3,10 +3,10 @@
 //! [`crate::vocabulary`], ignoring ASCII case (then each match keeps its phrase's case rule and
 //! guard), so the cost does not grow with the number of phrases.
 
-use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use crate::vocabulary::{self, Case, Guard, Phrase};
+use crate::window::{self, TextAt};
 
 /// One kind of signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,86 +174,30 @@ pub fn scan_line(text: &str) -> Scan {
 /// What [`scan_line`] gives for each of `texts`, in one pass over all of them (`scan_line` is
 /// this for one text).
 ///
-/// Searching costs a fixed price per call on top of the price per byte, and application lines
-/// are short: the texts are lower-cased one after another into one buffer, each followed by a
-/// NUL byte, a window of [`WINDOW_BYTES`] at a time (so that the search reads what was just
-/// written, from cache), and searched in one go. No phrase holds a NUL, so no match spans two
-/// texts; each match is taken back to its text, and judged there exactly as [`scan_line`] judges
-/// it (guards see the text's own edges, not its neighbours).
+/// The texts are searched a window at a time ([`crate::window`]). No phrase holds a NUL, so no
+/// match spans two texts; each match is taken back to its text, and judged there exactly as
+/// [`scan_line`] judges it (guards see the text's own edges, not its neighbours).
 pub fn scan_each(texts: &[&str]) -> Vec<Scan> {
     let mut found = vec![Scan::default(); texts.len()];
-    BATCH.with(|buffer| {
-        let mut own = (Vec::new(), Vec::new());
-        let mut borrowed = buffer.try_borrow_mut();
-        let (lowered, starts) = match borrowed.as_deref_mut() {
-            Ok((lowered, starts)) => (lowered, starts),
-            Err(_) => (&mut own.0, &mut own.1),
-        };
-        let mut first = 0;
-        while first < texts.len() {
-            lowered.clear();
-            starts.clear();
-            let mut end = first;
-            while end < texts.len() && lowered.len() < WINDOW_BYTES {
-                starts.push(lowered.len());
-                push_lowered(lowered, texts[end]);
-                lowered.push(0);
-                end += 1;
-            }
-            scan_window(lowered, starts, &texts[first..end], &mut found[first..end]);
-            first = end;
+    window::each(texts.iter().copied(), |window| {
+        let texts = &texts[window.first..][..window.len()];
+        let found = &mut found[window.first..][..window.len()];
+        let mut text = TextAt::default();
+        let mut at = 0;
+        while let Some((pattern, start, end)) = MATCHER.find_at(window.lowered, at) {
+            let t = text.of(window, start);
+            let base = window.start(t);
+            at = base + take(&mut found[t], texts[t].as_bytes(), pattern, start - base, end - base);
         }
-        // A window stretched by a long text is given back rather than kept.
-        if lowered.capacity() + starts.capacity() * size_of::<usize>() > KEPT_BATCH_BYTES {
-            *lowered = Vec::new();
-            *starts = Vec::new();
+        let mut text = TextAt::default();
+        for start in CHUNK_SIZE_FINDER.find_iter(window.lowered) {
+            let t = text.of(window, start);
+            found[t]
+                .chunk_size_at
+                .get_or_insert(start - window.start(t) + CHUNK_SIZE.len());
         }
     });
     found
-}
-
-/// Scans one window: `lowered` holds `texts` lower-cased, each followed by a NUL byte, text `i`
-/// from `starts[i]`; what each holds goes to `found[i]`.
-fn scan_window(lowered: &[u8], starts: &[usize], texts: &[&str], found: &mut [Scan]) {
-    let mut text = 0;
-    let mut at = 0;
-    while let Some((pattern, start, end)) = MATCHER.find_at(lowered, at) {
-        // Matches come in order, so the text that holds one is at or after the last one's.
-        while starts.get(text + 1).is_some_and(|&next| next <= start) {
-            text += 1;
-        }
-        let base = starts[text];
-        at = base
-            + take(
-                &mut found[text],
-                texts[text].as_bytes(),
-                pattern,
-                start - base,
-                end - base,
-            );
-    }
-    let mut text = 0;
-    for start in CHUNK_SIZE_FINDER.find_iter(lowered) {
-        while starts.get(text + 1).is_some_and(|&next| next <= start) {
-            text += 1;
-        }
-        found[text]
-            .chunk_size_at
-            .get_or_insert(start - starts[text] + CHUNK_SIZE.len());
-    }
-}
-
-/// How many bytes of texts a batch-wide search lower-cases before it searches them: few enough
-/// to stay in cache, enough that the search's fixed cost per call vanishes. Also the rules'
-/// ([`crate::rules::RuleMatcher::candidates`]).
-pub(crate) const WINDOW_BYTES: usize = 64 << 10;
-
-/// The most buffer [`scan_each`] keeps between calls, its lowered window and its starts
-/// together.
-const KEPT_BATCH_BYTES: usize = 4 * WINDOW_BYTES;
-
-thread_local! {
-    static BATCH: RefCell<(Vec<u8>, Vec<usize>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Takes the match of table entry `pattern` at `start..end` of `original` into `found` if it
@@ -277,15 +221,10 @@ fn take(found: &mut Scan, original: &[u8], pattern: usize, start: usize, end: us
     end
 }
 
-/// Appends `text` to `buffer`, ASCII lower-cased as it is copied (one pass; a copy and then a
-/// lower-casing pass measured slower, the copy being one `memcpy` call per short line).
-fn push_lowered(buffer: &mut Vec<u8>, text: &str) {
-    buffer.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::window::WINDOW_BYTES;
 
     #[test]
     fn each_documented_wording_raises_its_signal() {
@@ -565,51 +504,6 @@ mod tests {
                     "{pattern:?} overlaps {CHUNK_SIZE:?} by {k} bytes"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn a_batch_of_many_empty_lines_leaves_no_more_than_the_kept_bytes_behind() {
-        // Each text costs the buffer one byte and its start eight: the starts must count too.
-        let texts = vec![""; KEPT_BATCH_BYTES / 4];
-        assert_eq!(scan_each(&texts).len(), texts.len());
-        let kept = BATCH.with(|b| {
-            let (lowered, starts) = &*b.borrow();
-            lowered.capacity() + starts.capacity() * std::mem::size_of::<usize>()
-        });
-        assert!(kept <= KEPT_BATCH_BYTES, "{kept} bytes kept");
-        // A batch within the bound is kept for the next one.
-        scan_each(&["Rate exceeded"; 16]);
-        assert!(BATCH.with(|b| b.borrow().0.capacity()) > 0);
-    }
-
-    #[test]
-    fn texts_across_many_windows_each_get_what_they_hold_alone() {
-        // Texts of every length around the window's size, some longer than it, with phrases
-        // and numbered phrases at their starts and ends.
-        let texts: Vec<String> = (0..3000usize)
-            .map(|i| {
-                let filler = "y".repeat(if i % 701 == 0 { WINDOW_BYTES + i } else { i % 53 });
-                match i % 4 {
-                    0 => format!("Rate exceeded {filler}"),
-                    1 => format!("{filler} Task timed out after 3.00 seconds"),
-                    2 => format!("{filler} chunk_size=7"),
-                    _ => filler,
-                }
-            })
-            .collect();
-        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        assert!(texts.iter().map(|t| t.len()).sum::<usize>() > 4 * WINDOW_BYTES);
-        let found = scan_each(&texts);
-        for (i, (text, found)) in texts.iter().zip(found).enumerate() {
-            assert_eq!(found, scan_line(text), "text {i}");
-            let held = [
-                !found.signals.is_empty(),
-                found.timed_out_after_at.is_some(),
-                found.chunk_size_at.is_some(),
-            ];
-            let want: Vec<bool> = (0..3).map(|k| i % 4 == k).collect();
-            assert_eq!(held.as_slice(), want, "text {i}");
         }
     }
 

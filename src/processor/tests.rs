@@ -1291,7 +1291,7 @@ mod edge_rule_properties {
     use proptest::prelude::*;
 
     fn piece() -> impl Strategy<Value = String> {
-        let window = crate::signals::WINDOW_BYTES;
+        let window = crate::window::WINDOW_BYTES;
         prop_oneof![
             8 => proptest::sample::select(&[
                 "API ", "Rate ", "Limit", "limit", "a", "\0", "b", "\u{212A}", "K", "elvin", "ELVIN", "ſ", "S",
